@@ -1,0 +1,224 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/frontdesk-pbx/frontdesk/pbx/sipauth"
+	"github.com/frontdesk-pbx/frontdesk/store"
+	"github.com/frontdesk-pbx/frontdesk/ui"
+)
+
+// extensionNumber: 2 to 8 digits, not starting with 0 or * (0 reaches the
+// operator and * starts feature codes).
+var extensionNumber = regexp.MustCompile(`^[1-9][0-9]{1,7}$`)
+
+const minSecretLength = 8
+
+func newExtCommand(g *globalFlags) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "ext",
+		Short: "Manage extensions (phones' SIP accounts)",
+	}
+	cmd.AddCommand(newExtAddCommand(g), newExtListCommand(g), newExtSetCommand(g), newExtRmCommand(g))
+	return cmd
+}
+
+func checkNumber(n string) error {
+	if !extensionNumber.MatchString(n) {
+		return fmt.Errorf("extension number %q: want 2 to 8 digits, not starting with 0", n)
+	}
+	return nil
+}
+
+// secretOrGenerated returns secret, or a generated one when it is empty.
+func secretOrGenerated(secret string) (string, bool, error) {
+	if secret == "" {
+		s, err := ui.RandomSecret(20)
+		return s, true, err
+	}
+	if len(secret) < minSecretLength {
+		return "", false, fmt.Errorf("secret is too short: use at least %d characters, or leave --secret out to have one generated", minSecretLength)
+	}
+	return secret, false, nil
+}
+
+func newExtAddCommand(g *globalFlags) *cobra.Command {
+	var name, secret string
+	var ring int
+	cmd := &cobra.Command{
+		Use:   "add NUMBER --name NAME [--secret S]",
+		Short: "Add an extension; prints a generated secret when none is given",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			number := args[0]
+			if err := checkNumber(number); err != nil {
+				return err
+			}
+			if name == "" {
+				return fmt.Errorf("--name is required")
+			}
+			secret, generated, err := secretOrGenerated(secret)
+			if err != nil {
+				return err
+			}
+			st, err := g.openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			h := sipauth.HashSecret(number, sipauth.DefaultRealm, secret)
+			err = st.AddExtension(cmd.Context(), store.Extension{
+				Number: number, Name: name, Realm: sipauth.DefaultRealm,
+				HA1MD5: h.HA1MD5, HA1SHA256: h.HA1SHA256, RingSeconds: ring,
+			})
+			if err != nil {
+				return friendly(err)
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "extension %s (%s) added\n", number, name)
+			if generated {
+				fmt.Fprintf(out, "SIP username: %s\nSIP password: %s\n", number, secret)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&name, "name", "", "name shown to people this extension calls")
+	cmd.Flags().StringVar(&secret, "secret", "", "SIP password (generated when left out)")
+	cmd.Flags().IntVar(&ring, "ring-seconds", store.DefaultRingSeconds, "seconds to ring before a call counts as unanswered")
+	return cmd
+}
+
+// extensionView is what `ext list` shows for each extension.
+type extensionView struct {
+	store.Extension
+	Devices int `json:"registered_devices"`
+}
+
+func newExtListCommand(g *globalFlags) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list [--json]",
+		Short: "List extensions and how many devices each has registered",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, err := g.openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			exts, err := st.Extensions(cmd.Context())
+			if err != nil {
+				return err
+			}
+			counts, err := st.RegisteredCounts(cmd.Context(), time.Now())
+			if err != nil {
+				return err
+			}
+			views := make([]extensionView, 0, len(exts))
+			for _, e := range exts {
+				views = append(views, extensionView{Extension: e, Devices: counts[e.Number]})
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(views)
+			}
+			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NUMBER\tNAME\tRING\tDEVICES")
+			for _, v := range views {
+				fmt.Fprintf(tw, "%s\t%s\t%ds\t%d\n", v.Number, v.Name, v.RingSeconds, v.Devices)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func newExtSetCommand(g *globalFlags) *cobra.Command {
+	var name, secret string
+	var ring int
+	var newSecret bool
+	cmd := &cobra.Command{
+		Use:   "set NUMBER [--name NAME] [--secret S | --new-secret] [--ring-seconds N]",
+		Short: "Change an extension; a new secret logs out its registered devices",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			number := args[0]
+			fl := cmd.Flags()
+			var u store.ExtensionUpdate
+			if fl.Changed("name") {
+				if name == "" {
+					return fmt.Errorf("--name can't be empty")
+				}
+				u.Name = &name
+			}
+			if fl.Changed("ring-seconds") {
+				if ring < 1 || ring > 600 {
+					return fmt.Errorf("--ring-seconds %d: want 1 to 600", ring)
+				}
+				u.RingSeconds = &ring
+			}
+			if fl.Changed("secret") && newSecret {
+				return fmt.Errorf("use --secret or --new-secret, not both")
+			}
+			var generated bool
+			if fl.Changed("secret") || newSecret {
+				var err error
+				if secret, generated, err = secretOrGenerated(secret); err != nil {
+					return err
+				}
+				h := sipauth.HashSecret(number, sipauth.DefaultRealm, secret)
+				u.Credentials = &store.Credentials{Realm: sipauth.DefaultRealm, HA1MD5: h.HA1MD5, HA1SHA256: h.HA1SHA256}
+			}
+			if u == (store.ExtensionUpdate{}) {
+				return fmt.Errorf("nothing to change: give --name, --secret, --new-secret or --ring-seconds")
+			}
+			st, err := g.openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			if err := st.UpdateExtension(cmd.Context(), number, u); err != nil {
+				return friendly(err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "extension %s updated\n", number)
+			if generated {
+				fmt.Fprintf(cmd.OutOrStdout(), "SIP password: %s\n", secret)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&name, "name", "", "new name")
+	cmd.Flags().StringVar(&secret, "secret", "", "new SIP password")
+	cmd.Flags().BoolVar(&newSecret, "new-secret", false, "generate a new SIP password and print it")
+	cmd.Flags().IntVar(&ring, "ring-seconds", store.DefaultRingSeconds, "seconds to ring before a call counts as unanswered")
+	return cmd
+}
+
+func newExtRmCommand(g *globalFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "rm NUMBER",
+		Short: "Remove an extension and its registrations",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := g.openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			if err := st.RemoveExtension(cmd.Context(), args[0]); err != nil {
+				return friendly(err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "extension %s removed\n", args[0])
+			return nil
+		},
+	}
+}

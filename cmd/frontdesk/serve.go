@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/frontdesk-pbx/frontdesk/pbx"
+	"github.com/frontdesk-pbx/frontdesk/ui"
+)
+
+type serveFlags struct {
+	sipListen  string
+	httpListen string
+	rtpPorts   string
+	publicIP   string
+}
+
+func newServeCommand(g *globalFlags) *cobra.Command {
+	f := &serveFlags{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the phone system (SIP registrar and B2BUA, web UI)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return serve(cmd.Context(), g, f, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.sipListen, "sip-listen", "0.0.0.0:5060", "SIP address (UDP and TCP)")
+	fl.StringVar(&f.httpListen, "http-listen", "0.0.0.0:8080", "web UI and API address")
+	fl.StringVar(&f.rtpPorts, "rtp-ports", "10000-20000", "UDP port range for call audio (LO-HI)")
+	fl.StringVar(&f.publicIP, "public-ip", "", "address phones reach this server at, when it is behind NAT")
+	return cmd
+}
+
+func serve(ctx context.Context, g *globalFlags, f *serveFlags, stdout, stderr io.Writer) error {
+	log, err := g.logger(stderr)
+	if err != nil {
+		return err
+	}
+	lo, hi, err := pbx.ParsePortRange(f.rtpPorts)
+	if err != nil {
+		return err
+	}
+	st, err := g.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	sip, err := pbx.New(pbx.Config{
+		SIPListen: f.sipListen, PublicIP: f.publicIP, RTPPortMin: lo, RTPPortMax: hi, Logger: log,
+	}, st)
+	if err != nil {
+		return err
+	}
+	web := ui.New(st, log, version)
+
+	password, err := ui.EnsureFirstAdmin(ctx, st)
+	if err != nil {
+		return fmt.Errorf("create the first admin: %w", err)
+	}
+	exts, err := st.Extensions(ctx)
+	if err != nil {
+		return err
+	}
+	log.Info("Frontdesk starting", "version", version, "data", g.dataDir, "database", st.Path())
+
+	group, ctx := errgroup.WithContext(ctx)
+	group.Go(func() error { return web.Run(ctx, f.httpListen) })
+	group.Go(func() error {
+		return sip.Run(ctx, func() {
+			web.SetReady()
+			printWelcome(stdout, g.dataDir, f.httpListen, password, len(exts) == 0)
+		})
+	})
+	return group.Wait()
+}
+
+// printWelcome tells a new installer what to do next.
+func printWelcome(w io.Writer, dataDir, httpListen, password string, noExtensions bool) {
+	if password == "" && !noExtensions {
+		return
+	}
+	host, port, _ := net.SplitHostPort(httpListen)
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		if h, err := os.Hostname(); err == nil {
+			host = h
+		}
+	}
+	fmt.Fprintln(w, "Frontdesk is running.")
+	if noExtensions {
+		fmt.Fprintf(w, "  Add an extension:  frontdesk --data %s ext add 101 --name \"Front desk\"\n", dataDir)
+		fmt.Fprintln(w, "                     (prints the SIP password for the phone; username is the number)")
+	}
+	if password != "" {
+		fmt.Fprintf(w, "  Web admin:          http://%s/  user %q, one-time password %s\n",
+			net.JoinHostPort(host, port), ui.FirstAdminName, password)
+		fmt.Fprintln(w, "                     (shown once; you'll be asked to change it at first login)")
+	}
+}

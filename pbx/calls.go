@@ -1,0 +1,287 @@
+package pbx
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/emiago/diago"
+	"github.com/emiago/diago/media"
+	"github.com/emiago/diago/media/sdp"
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/frontdesk-pbx/frontdesk/pbx/sipauth"
+	"github.com/frontdesk-pbx/frontdesk/store"
+)
+
+// codecs the PBX offers and accepts. Both legs of a call settle on the same
+// one, so audio is relayed packet by packet without transcoding.
+var codecs = []media.Codec{media.CodecAudioUlaw, media.CodecAudioAlaw, media.CodecTelephoneEvent8000}
+
+// b2bua connects calls between extensions: every call is two SIP dialogs, the
+// caller's leg answered by the PBX and one callee leg per registered device,
+// with RTP flowing through the PBX so phones behind NAT hear each other.
+type b2bua struct {
+	store *store.Store
+	auth  *sipauth.Authenticator
+	dg    *diago.Diago
+	log   *slog.Logger
+	now   func() time.Time
+
+	mediaIP    net.IP // local address RTP sockets bind to
+	externalIP net.IP // address written in SDP when it differs (--public-ip)
+}
+
+// serve handles one incoming INVITE from start to hangup. diago calls it on
+// its own goroutine and sends BYE to the caller (or a final error response)
+// when it returns.
+func (b *b2bua) serve(ds *diago.DialogServerSession) {
+	req := ds.InviteRequest
+	caller, ok := b.authenticate(ds)
+	if !ok {
+		return
+	}
+	target := req.Recipient.User
+	started := b.now()
+	id, err := b.store.StartCall(context.Background(), store.Call{
+		SIPCallID:  req.CallID().Value(),
+		FromNumber: caller.Number,
+		FromName:   caller.Name,
+		ToNumber:   target,
+		StartedAt:  started,
+		Status:     store.CallRinging,
+	})
+	if err != nil {
+		b.log.Error("call log", "error", err)
+	}
+	log := b.log.With("call", id, "from", caller.Number, "to", target)
+	log.Info("call started")
+
+	status, hangupBy := b.connect(ds, caller, target, id, log)
+
+	if err := b.store.EndCall(context.Background(), id, b.now(), status, hangupBy); err != nil {
+		log.Error("call log", "error", err)
+	}
+	log.Info("call ended", "status", status, "hangup_by", hangupBy, "seconds", int(b.now().Sub(started).Seconds()))
+}
+
+// authenticate challenges the INVITE and returns the calling extension.
+func (b *b2bua) authenticate(ds *diago.DialogServerSession) (store.Extension, bool) {
+	req := ds.InviteRequest
+	ctx := context.Background()
+	user, err := b.auth.Verify(headerValue(req, "Proxy-Authorization"), string(sip.INVITE), secretsLookup(ctx, b.store))
+	switch {
+	case errors.Is(err, sipauth.ErrNoCredentials), errors.Is(err, sipauth.ErrStale):
+		res := challenge(req, b.auth, sip.StatusProxyAuthRequired, "Proxy-Authenticate", errors.Is(err, sipauth.ErrStale))
+		respond(ds, res.StatusCode, res.Reason, res.GetHeaders("Proxy-Authenticate")...)
+		return store.Extension{}, false
+	case err != nil:
+		b.log.Info("call refused: authentication failed", "source", req.Source())
+		respond(ds, sip.StatusForbidden, "Forbidden")
+		return store.Extension{}, false
+	}
+	ext, err := b.store.Extension(ctx, user)
+	if err != nil {
+		// Removed between the check and now.
+		respond(ds, sip.StatusForbidden, "Forbidden")
+		return store.Extension{}, false
+	}
+	return ext, true
+}
+
+func respond(ds *diago.DialogServerSession, code int, reason string, headers ...sip.Header) {
+	_ = ds.Respond(code, reason, nil, headers...)
+}
+
+// leg is the outcome of ringing one device.
+type leg struct {
+	dc   *diago.DialogClientSession
+	code int // final SIP status when it failed; 0 when answered
+	err  error
+}
+
+// connect rings the callee's devices, bridges the first to answer with the
+// caller, and waits until either side hangs up. It returns the call-log status.
+func (b *b2bua) connect(ds *diago.DialogServerSession, caller store.Extension, target string, id int64, log *slog.Logger) (status, hangupBy string) {
+	ctx := ds.Context()
+	callee, err := b.store.Extension(ctx, target)
+	if err != nil {
+		respond(ds, sip.StatusNotFound, "Not Found")
+		return store.CallNotFound, ""
+	}
+	devices, err := b.store.Bindings(ctx, target, b.now())
+	if err != nil || len(devices) == 0 {
+		respond(ds, sip.StatusTemporarilyUnavailable, "Temporarily Unavailable")
+		return store.CallUnavailable, ""
+	}
+	_ = ds.Trying()
+
+	ringCtx, stopRinging := context.WithTimeout(ctx, time.Duration(callee.RingSeconds)*time.Second)
+	defer stopRinging()
+	var ringOnce sync.Once
+	ringing := func() { ringOnce.Do(func() { _ = ds.Ringing() }) }
+
+	legs := make(chan leg, len(devices))
+	for _, d := range devices {
+		go func() { legs <- b.ring(ringCtx, ds, caller, d, ringing) }()
+	}
+
+	var answered *diago.DialogClientSession
+	var codes []int
+	received := 0
+	for received < len(devices) {
+		l := <-legs
+		received++
+		if l.err == nil {
+			answered = l.dc
+			break
+		}
+		if l.code != 0 {
+			codes = append(codes, l.code)
+		}
+		log.Debug("device did not answer", "code", l.code, "error", l.err)
+	}
+	// Stop the other devices ringing; hang up any that answered at the same time.
+	stopRinging()
+	go drainLegs(legs, len(devices)-received, b.log)
+
+	if answered == nil {
+		switch {
+		case ctx.Err() != nil:
+			return store.CallCanceled, "caller"
+		case slices.Contains(codes, sip.StatusBusyHere) || slices.Contains(codes, 600): // 600 Busy Everywhere
+			respond(ds, sip.StatusBusyHere, "Busy Here")
+			return store.CallBusy, ""
+		case slices.Contains(codes, 603): // Decline
+			respond(ds, 603, "Decline")
+			return store.CallBusy, ""
+		case ringCtx.Err() != nil:
+			respond(ds, sip.StatusTemporarilyUnavailable, "No Answer")
+			return store.CallNoAnswer, ""
+		default:
+			respond(ds, sip.StatusTemporarilyUnavailable, "Temporarily Unavailable")
+			return store.CallUnavailable, ""
+		}
+	}
+	defer answered.Close()
+	return b.bridge(ds, answered, id, log)
+}
+
+// ring sends one INVITE to one device and waits for its final answer.
+func (b *b2bua) ring(ctx context.Context, ds *diago.DialogServerSession, caller store.Extension, d store.Binding, ringing func()) leg {
+	uri, err := deviceURI(d)
+	if err != nil {
+		return leg{err: err}
+	}
+	dc, err := b.dg.NewDialog(uri, diago.NewDialogOptions{Transport: d.Transport})
+	if err != nil {
+		return leg{err: err}
+	}
+	// Our own media session so the callee leg also learns the device's real RTP
+	// address from the packets it sends (symmetric RTP), as the caller leg does.
+	sess := &media.MediaSession{
+		Codecs:     append([]media.Codec(nil), codecs...),
+		Laddr:      net.UDPAddr{IP: b.mediaIP},
+		ExternalIP: b.externalIP,
+		Mode:       sdp.ModeSendrecv,
+		RTPNAT:     media.RTPNATSymetric,
+	}
+	if err := sess.Init(); err != nil {
+		return leg{err: err}
+	}
+	dc.InitMediaSession(sess, nil, nil)
+
+	from := &sip.FromHeader{
+		DisplayName: caller.Name,
+		Address:     sip.Uri{Scheme: "sip", User: caller.Number, Host: ds.InviteRequest.Recipient.Host},
+		Params:      sip.NewParams(),
+	}
+	err = dc.Invite(ctx, diago.InviteClientOptions{
+		Originator: ds,
+		Headers:    []sip.Header{from},
+		OnResponse: func(res *sip.Response) error {
+			if res.StatusCode == sip.StatusRinging || res.StatusCode == sip.StatusSessionInProgress {
+				ringing()
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		dc.Close()
+		var resErr *sipgo.ErrDialogResponse
+		if errors.As(err, &resErr) {
+			return leg{code: resErr.Res.StatusCode, err: err}
+		}
+		return leg{err: err}
+	}
+	return leg{dc: dc}
+}
+
+// bridge answers the caller with the codec the callee chose, relays media
+// between the two legs and waits for a hangup on either side.
+func (b *b2bua) bridge(ds *diago.DialogServerSession, dc *diago.DialogClientSession, id int64, log *slog.Logger) (status, hangupBy string) {
+	ctx := ds.Context()
+	chosen := dc.MediaSession().CommonCodecs()
+	if err := ds.AnswerOptions(diago.AnswerOptions{Codecs: chosen, RTPNAT: media.RTPNATSymetric}); err != nil {
+		log.Warn("answer caller", "error", err)
+		_ = dc.Ack(context.Background())
+		_ = dc.Hangup(context.Background())
+		if ctx.Err() != nil {
+			return store.CallCanceled, "caller"
+		}
+		return store.CallFailed, ""
+	}
+	if err := b.store.CallAnswered(context.Background(), id, b.now()); err != nil {
+		log.Error("call log", "error", err)
+	}
+	br := diago.NewBridge()
+	br.DTMFpass = true // RFC 4733 telephone-events pass through to the other side
+	if err := br.AddDialogSession(ds); err != nil {
+		log.Warn("bridge caller", "error", err)
+	}
+	if err := br.AddDialogSession(dc); err != nil {
+		log.Warn("bridge callee", "error", err)
+	}
+	if err := dc.Ack(ctx); err != nil {
+		log.Warn("ACK callee", "error", err)
+	}
+	log.Info("call answered")
+
+	select {
+	case <-ds.Context().Done():
+		hctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := dc.Hangup(hctx); err != nil {
+			log.Debug("hang up callee", "error", err)
+		}
+		return store.CallAnswered, "caller"
+	case <-dc.Context().Done():
+		// diago sends BYE to the caller when serve returns.
+		return store.CallAnswered, "callee"
+	}
+}
+
+// drainLegs collects the outcome of devices still ringing after the call was
+// decided, and hangs up any that answered in the meantime.
+func drainLegs(legs <-chan leg, n int, log *slog.Logger) {
+	for range n {
+		l := <-legs
+		if l.err != nil {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := l.dc.Ack(ctx); err == nil {
+			if err := l.dc.Hangup(ctx); err != nil {
+				log.Debug("hang up second device", "error", err)
+			}
+		}
+		cancel()
+		l.dc.Close()
+	}
+}
+

@@ -1,0 +1,194 @@
+package pbx
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emiago/diago"
+	"github.com/emiago/diago/media"
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/frontdesk-pbx/frontdesk/pbx/sipauth"
+	"github.com/frontdesk-pbx/frontdesk/store"
+)
+
+// Config is what the SIP side needs to start.
+type Config struct {
+	// SIPListen is host:port for SIP over UDP and TCP.
+	SIPListen string
+	// PublicIP, when set, is the address phones reach the PBX at: written in
+	// Contact and SDP instead of the local one (a PBX behind NAT).
+	PublicIP string
+	// RTPPortMin and RTPPortMax bound the UDP ports media uses.
+	RTPPortMin, RTPPortMax int
+	// Realm is the digest realm; sipauth.DefaultRealm when empty.
+	Realm  string
+	Logger *slog.Logger
+}
+
+// Server is the running SIP side of Frontdesk.
+type Server struct {
+	cfg   Config
+	store *store.Store
+	log   *slog.Logger
+	ua    *sipgo.UserAgent
+	dg    *diago.Diago
+	calls *b2bua
+}
+
+// UserAgent is the name Frontdesk gives itself in SIP messages.
+const UserAgent = "Frontdesk"
+
+// New prepares the SIP side. Nothing listens until Run.
+func New(cfg Config, st *store.Store) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Realm == "" {
+		cfg.Realm = sipauth.DefaultRealm
+	}
+	host, portStr, err := net.SplitHostPort(cfg.SIPListen)
+	if err != nil {
+		return nil, fmt.Errorf("sip listen address %q: %w", cfg.SIPListen, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return nil, fmt.Errorf("sip listen port %q: %w", portStr, err)
+	}
+	if host == "" {
+		host = "0.0.0.0"
+	}
+	if cfg.RTPPortMin <= 0 || cfg.RTPPortMax <= cfg.RTPPortMin {
+		return nil, fmt.Errorf("rtp port range %d-%d is empty", cfg.RTPPortMin, cfg.RTPPortMax)
+	}
+	// diago keeps its RTP port range in package variables: one PBX per process.
+	media.RTPPortStart, media.RTPPortEnd = cfg.RTPPortMin, cfg.RTPPortMax
+
+	mediaIP := net.ParseIP(host)
+	if mediaIP == nil {
+		return nil, fmt.Errorf("sip listen host %q must be an IP address", host)
+	}
+	if mediaIP.IsUnspecified() {
+		mediaIP, _, err = sip.ResolveInterfacesIP("ip4", nil)
+		if err != nil {
+			return nil, fmt.Errorf("find a local address for media: %w", err)
+		}
+	}
+	var externalIP net.IP
+	if cfg.PublicIP != "" {
+		if externalIP = net.ParseIP(cfg.PublicIP); externalIP == nil {
+			return nil, fmt.Errorf("public ip %q is not an IP address", cfg.PublicIP)
+		}
+	}
+
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent(UserAgent))
+	if err != nil {
+		return nil, fmt.Errorf("sip user agent: %w", err)
+	}
+	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(cfg.Logger))
+	if err != nil {
+		return nil, fmt.Errorf("sip server: %w", err)
+	}
+	auth, err := sipauth.New(cfg.Realm)
+	if err != nil {
+		return nil, err
+	}
+
+	opts := []diago.DiagoOption{
+		diago.WithServer(srv),
+		diago.WithLogger(cfg.Logger),
+		diago.WithMediaConfig(diago.MediaConfig{Codecs: codecs}),
+	}
+	for _, network := range []string{"udp", "tcp"} {
+		t := diago.Transport{
+			Transport: network,
+			BindHost:  host,
+			BindPort:  port,
+			// Send in-dialog requests to where the phone's messages come from,
+			// not to a private Contact address (phones behind NAT).
+			RewriteContact: true,
+		}
+		if externalIP != nil {
+			t.ExternalHost = externalIP.String()
+			t.ExternalPort = port
+			t.MediaExternalIP = externalIP
+		}
+		opts = append(opts, diago.WithTransport(t))
+	}
+	dg := diago.NewDiago(ua, opts...)
+
+	s := &Server{cfg: cfg, store: st, log: cfg.Logger, ua: ua, dg: dg}
+	reg := &registrar{store: st, auth: auth, log: cfg.Logger, now: time.Now}
+	s.calls = &b2bua{store: st, auth: auth, dg: dg, log: cfg.Logger, now: time.Now, mediaIP: mediaIP, externalIP: externalIP}
+
+	// diago installed its INVITE/ACK/BYE/CANCEL handlers; the rest are ours.
+	srv.OnRegister(reg.handle)
+	srv.OnOptions(s.handleOptions)
+	return s, nil
+}
+
+// Run listens on UDP and TCP and serves until ctx ends. ready is called once
+// both listeners are up.
+func (s *Server) Run(ctx context.Context, ready func()) error {
+	if err := s.dg.ServeBackground(ctx, s.calls.serve); err != nil {
+		return fmt.Errorf("sip listen on %s: %w", s.cfg.SIPListen, err)
+	}
+	s.log.Info("SIP listening", "address", s.cfg.SIPListen, "transports", "udp,tcp",
+		"rtp_ports", fmt.Sprintf("%d-%d", s.cfg.RTPPortMin, s.cfg.RTPPortMax))
+	if ready != nil {
+		ready()
+	}
+	go s.expireBindings(ctx)
+	<-ctx.Done()
+	return s.ua.Close()
+}
+
+// handleOptions answers OPTIONS pings (phones and trunks use them as keep-alives).
+func (s *Server) handleOptions(req *sip.Request, tx sip.ServerTransaction) {
+	res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
+	res.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, NOTIFY, REFER"))
+	res.AppendHeader(sip.NewHeader("Accept", "application/sdp"))
+	if err := tx.Respond(res); err != nil {
+		s.log.Debug("send OPTIONS response", "error", err)
+	}
+}
+
+// expireBindings removes expired registrations once a minute, so the table
+// stays small; lookups already ignore expired rows.
+func (s *Server) expireBindings(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := s.store.DeleteExpiredBindings(ctx, time.Now()); err != nil {
+				s.log.Warn("expire registrations", "error", err)
+			} else if n > 0 {
+				s.log.Debug("registrations expired", "count", n)
+			}
+		}
+	}
+}
+
+// ParsePortRange parses "LO-HI".
+func ParsePortRange(s string) (lo, hi int, err error) {
+	a, b, ok := strings.Cut(s, "-")
+	if ok {
+		lo, err = strconv.Atoi(strings.TrimSpace(a))
+		if err == nil {
+			hi, err = strconv.Atoi(strings.TrimSpace(b))
+		}
+	}
+	if !ok || err != nil || lo < 1 || hi > 65535 || hi <= lo {
+		return 0, 0, fmt.Errorf("rtp port range %q: want LO-HI with 1 <= LO < HI <= 65535", s)
+	}
+	return lo, hi, nil
+}

@@ -1,0 +1,147 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// DefaultRingSeconds is how long an extension rings before a call counts as
+// unanswered, unless the extension says otherwise.
+const DefaultRingSeconds = 25
+
+// Extension is a dialable number with a SIP account.
+type Extension struct {
+	Number      string    `json:"number"`
+	Name        string    `json:"name"`
+	Realm       string    `json:"-"`
+	HA1MD5      string    `json:"-"`
+	HA1SHA256   string    `json:"-"`
+	RingSeconds int       `json:"ring_seconds"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+const extensionColumns = `number, name, realm, ha1_md5, ha1_sha256, ring_seconds, created_at, updated_at`
+
+func scanExtension(row interface{ Scan(...any) error }) (Extension, error) {
+	var e Extension
+	var created, updated int64
+	err := row.Scan(&e.Number, &e.Name, &e.Realm, &e.HA1MD5, &e.HA1SHA256, &e.RingSeconds, &created, &updated)
+	e.CreatedAt, e.UpdatedAt = time.Unix(created, 0).UTC(), time.Unix(updated, 0).UTC()
+	return e, err
+}
+
+// AddExtension stores a new extension; ErrExists if the number is taken.
+func (s *Store) AddExtension(ctx context.Context, e Extension) error {
+	if e.RingSeconds == 0 {
+		e.RingSeconds = DefaultRingSeconds
+	}
+	now := time.Now().Unix()
+	_, err := s.db.ExecContext(ctx, `INSERT INTO extensions(`+extensionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.Number, e.Name, e.Realm, e.HA1MD5, e.HA1SHA256, e.RingSeconds, now, now)
+	if isUniqueViolation(err) {
+		return fmt.Errorf("extension %s: %w", e.Number, ErrExists)
+	}
+	if err != nil {
+		return fmt.Errorf("add extension %s: %w", e.Number, err)
+	}
+	return nil
+}
+
+// Extension returns one extension, or ErrNotFound.
+func (s *Store) Extension(ctx context.Context, number string) (Extension, error) {
+	e, err := scanExtension(s.db.QueryRowContext(ctx, `SELECT `+extensionColumns+` FROM extensions WHERE number = ?`, number))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Extension{}, fmt.Errorf("extension %s: %w", number, ErrNotFound)
+	}
+	if err != nil {
+		return Extension{}, fmt.Errorf("read extension %s: %w", number, err)
+	}
+	return e, nil
+}
+
+// Extensions lists every extension ordered by number.
+func (s *Store) Extensions(ctx context.Context) ([]Extension, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+extensionColumns+` FROM extensions ORDER BY length(number), number`)
+	if err != nil {
+		return nil, fmt.Errorf("list extensions: %w", err)
+	}
+	defer rows.Close()
+	var out []Extension
+	for rows.Next() {
+		e, err := scanExtension(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list extensions: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// ExtensionUpdate holds the fields to change; nil means leave as is.
+type ExtensionUpdate struct {
+	Name        *string
+	RingSeconds *int
+	// Credentials replaces the secret hashes (all three set together).
+	Credentials *Credentials
+}
+
+// Credentials are the stored digest hashes of an extension's secret.
+type Credentials struct {
+	Realm, HA1MD5, HA1SHA256 string
+}
+
+// UpdateExtension changes an extension; ErrNotFound if it doesn't exist.
+func (s *Store) UpdateExtension(ctx context.Context, number string, u ExtensionUpdate) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("update extension %s: %w", number, err)
+	}
+	defer tx.Rollback()
+	e, err := scanExtension(tx.QueryRowContext(ctx, `SELECT `+extensionColumns+` FROM extensions WHERE number = ?`, number))
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("extension %s: %w", number, ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("update extension %s: %w", number, err)
+	}
+	if u.Name != nil {
+		e.Name = *u.Name
+	}
+	if u.RingSeconds != nil {
+		e.RingSeconds = *u.RingSeconds
+	}
+	if c := u.Credentials; c != nil {
+		e.Realm, e.HA1MD5, e.HA1SHA256 = c.Realm, c.HA1MD5, c.HA1SHA256
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE extensions SET name = ?, realm = ?, ha1_md5 = ?, ha1_sha256 = ?, ring_seconds = ?, updated_at = ?
+		WHERE number = ?`, e.Name, e.Realm, e.HA1MD5, e.HA1SHA256, e.RingSeconds, time.Now().Unix(), number)
+	if err != nil {
+		return fmt.Errorf("update extension %s: %w", number, err)
+	}
+	if u.Credentials != nil {
+		// A new secret logs out every device registered with the old one.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM bindings WHERE extension = ?`, number); err != nil {
+			return fmt.Errorf("update extension %s: drop old registrations: %w", number, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("update extension %s: %w", number, err)
+	}
+	return nil
+}
+
+// RemoveExtension deletes an extension and its registrations.
+func (s *Store) RemoveExtension(ctx context.Context, number string) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM extensions WHERE number = ?`, number)
+	if err != nil {
+		return fmt.Errorf("remove extension %s: %w", number, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("extension %s: %w", number, ErrNotFound)
+	}
+	return nil
+}
