@@ -284,4 +284,3 @@ func drainLegs(legs <-chan leg, n int, log *slog.Logger) {
 		l.dc.Close()
 	}
 }
-

@@ -109,4 +109,3 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
-
