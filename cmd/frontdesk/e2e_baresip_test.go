@@ -16,7 +16,7 @@ package main
 //   - aubridge as player and alert device: the audio stream needs some
 //     auplay to start, and an aubridge device without a matching source
 //     never runs, so it needs no sound card and burns no CPU (ALSA's "null"
-//     PCM works too but its player thread spins at 100% CPU). Received
+//     PCM works too, but its player thread busy-loops). Received
 //     audio is recorded by the sndfile filter, before the player.
 // Everything binds to 127.0.0.1 (sip_listen, net_interface, ctrl_tcp,
 // dns_server), so nothing touches the real network.
@@ -238,7 +238,7 @@ func (p *baresipPhone) writeConfig(moduleDir string, ctrlPort int) error {
 		fmt.Sprintf("ctrl_tcp_listen 127.0.0.1:%d", ctrlPort),
 		"snd_path " + p.RecordDir,
 		"ringback_disabled yes",
-		"statmode_default off", // no once-per-100ms status line in the log
+		"statmode_default off", // no periodic call-status line in the log
 		"",
 	}, "\n")
 	if err := os.WriteFile(filepath.Join(p.Dir, "config"), []byte(config), 0o644); err != nil {

@@ -79,26 +79,44 @@ type Authenticator struct {
 	realm string
 	key   []byte
 	now   func() time.Time
+	// algorithms in the order they are offered. RFC 8760 clients answer the
+	// topmost one they support; many deployed phones (and sipp) only ever
+	// look at the first and give up if it isn't MD5.
+	algorithms []string
 }
 
-// New returns an Authenticator with a fresh random nonce key.
-func New(realm string) (*Authenticator, error) {
+// Option changes an Authenticator.
+type Option func(*Authenticator)
+
+// SHA256First offers SHA-256 before MD5, so RFC 8760 clients use SHA-256.
+// Off by default: phones that read only the first challenge then fail.
+func SHA256First() Option {
+	return func(a *Authenticator) { a.algorithms = []string{SHA256, MD5} }
+}
+
+// New returns an Authenticator with a fresh random nonce key. Both algorithms
+// are always offered and accepted; the options only change their order.
+func New(realm string, opts ...Option) (*Authenticator, error) {
 	key := make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {
 		return nil, fmt.Errorf("nonce key: %w", err)
 	}
-	return &Authenticator{realm: realm, key: key, now: time.Now}, nil
+	a := &Authenticator{realm: realm, key: key, now: time.Now, algorithms: []string{MD5, SHA256}}
+	for _, o := range opts {
+		o(a)
+	}
+	return a, nil
 }
 
 // Realm is the realm challenges are issued for.
 func (a *Authenticator) Realm() string { return a.realm }
 
 // Challenges returns header values for WWW-Authenticate or Proxy-Authenticate,
-// strongest algorithm first as RFC 8760 asks, so clients that know SHA-256 use it.
+// one per algorithm, sharing one nonce.
 func (a *Authenticator) Challenges(stale bool) []string {
 	nonce := a.nonce()
-	out := make([]string, 0, 2)
-	for _, alg := range []string{SHA256, MD5} {
+	out := make([]string, 0, len(a.algorithms))
+	for _, alg := range a.algorithms {
 		c := digest.Challenge{Realm: a.realm, Nonce: nonce, Algorithm: alg, QOP: []string{"auth"}, Stale: stale}
 		out = append(out, c.String())
 	}

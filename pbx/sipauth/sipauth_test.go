@@ -79,8 +79,9 @@ func TestVerify(t *testing.T) {
 		}
 	})
 	t.Run("old nonce is stale", func(t *testing.T) {
-		old := &Authenticator{realm: a.realm, key: a.key, now: func() time.Time { return time.Now().Add(-NonceLifetime - time.Minute) }}
-		h := answer(t, old, MD5, "101", "right", "REGISTER", "sip:x")
+		old := *a
+		old.now = func() time.Time { return time.Now().Add(-NonceLifetime - time.Minute) }
+		h := answer(t, &old, MD5, "101", "right", "REGISTER", "sip:x")
 		if _, err := a.Verify(h, "REGISTER", lookup); !errors.Is(err, ErrStale) {
 			t.Fatalf("err = %v, want ErrStale", err)
 		}
@@ -108,4 +109,29 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("forged header accepted for %q: %q", user, h)
 		}
 	})
+}
+
+func TestChallengeOrder(t *testing.T) {
+	tests := []struct {
+		name  string
+		opts  []Option
+		first string
+	}{
+		{"default offers MD5 first for phones that read one challenge", nil, MD5},
+		{"SHA256First", []Option{SHA256First()}, SHA256},
+	}
+	for _, tc := range tests {
+		a, err := New(DefaultRealm, tc.opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs := a.Challenges(false)
+		if len(cs) != 2 {
+			t.Fatalf("%s: %d challenges, want 2", tc.name, len(cs))
+		}
+		c, err := digest.ParseChallenge(cs[0])
+		if err != nil || c.Algorithm != tc.first {
+			t.Fatalf("%s: first challenge %q, want %s", tc.name, cs[0], tc.first)
+		}
+	}
 }
