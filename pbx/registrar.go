@@ -34,6 +34,7 @@ func (r *registrar) handle(req *sip.Request, tx sip.ServerTransaction) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	res := r.register(ctx, req)
+	r.log.Debug("REGISTER", "to", req.To().Address.User, "source", req.Source(), "transport", req.Transport(), "status", res.StatusCode)
 	if err := tx.Respond(res); err != nil {
 		r.log.Debug("send REGISTER response", "error", err)
 	}

@@ -30,7 +30,7 @@ func newTestRegistrar(t testing.TB) (*registrar, *store.Store) {
 		Realm: sipauth.DefaultRealm, HA1MD5: h.HA1MD5, HA1SHA256: h.HA1SHA256}); err != nil {
 		t.Fatal(err)
 	}
-	auth, err := sipauth.New(sipauth.DefaultRealm)
+	auth, err := sipauth.New(sipauth.DefaultRealm, sipauth.MD5, sipauth.SHA256)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func TestRegister(t *testing.T) {
 			r, st := newTestRegistrar(t)
 			first := r.register(ctx, registerRequest(t, tc.user, 1, tc.lines...))
 			if first.StatusCode != 401 || len(first.GetHeaders("WWW-Authenticate")) != 2 {
-				t.Fatalf("first REGISTER: want 401 with SHA-256 and MD5 challenges, got %s", first.StartLine())
+				t.Fatalf("first REGISTER: want 401 with MD5 and SHA-256 challenges, got %s", first.StartLine())
 			}
 			lines := append([]string{authorize(t, first, tc.alg, tc.user, tc.secret)}, tc.lines...)
 			res := r.register(ctx, registerRequest(t, tc.user, 2, lines...))

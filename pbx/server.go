@@ -28,8 +28,11 @@ type Config struct {
 	// RTPPortMin and RTPPortMax bound the UDP ports media uses.
 	RTPPortMin, RTPPortMax int
 	// Realm is the digest realm; sipauth.DefaultRealm when empty.
-	Realm  string
-	Logger *slog.Logger
+	Realm string
+	// DigestAlgorithms are offered in challenges, in order
+	// (sipauth.DefaultAlgorithms when empty).
+	DigestAlgorithms []string
+	Logger           *slog.Logger
 }
 
 // Server is the running SIP side of Frontdesk.
@@ -95,7 +98,7 @@ func New(cfg Config, st *store.Store) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sip server: %w", err)
 	}
-	auth, err := sipauth.New(cfg.Realm)
+	auth, err := sipauth.New(cfg.Realm, cfg.DigestAlgorithms...)
 	if err != nil {
 		return nil, err
 	}

@@ -150,16 +150,17 @@ func startBaresip(t testing.TB, cfg phoneConfig) *baresipPhone {
 		t.Fatalf("phone %s: unsupported transport %q", cfg.Name, cfg.Transport)
 	}
 
+	ports := freePorts(t, 2)
 	p := &baresipPhone{
 		t:       t,
 		cfg:     cfg,
 		Dir:     t.TempDir(),
-		SIPPort: freePort(t),
+		SIPPort: ports[0],
 		exited:  make(chan struct{}),
 	}
 	p.RecordDir = filepath.Join(p.Dir, "recordings")
 	p.LogPath = filepath.Join(p.Dir, "baresip.log")
-	ctrlPort := freePort(t)
+	ctrlPort := ports[1]
 	if err := p.writeConfig(moduleDir, ctrlPort); err != nil {
 		t.Fatalf("phone %s: %v", cfg.Name, err)
 	}

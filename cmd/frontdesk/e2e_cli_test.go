@@ -158,7 +158,7 @@ func TestCLIHelpAndVersion(t *testing.T) {
 // An extension added while the server runs registers at once, with either
 // digest algorithm, and one removed can no longer register.
 func TestCLIChangesApplyToRunningServer(t *testing.T) {
-	srv := startServer(t, "")
+	srv := startServer(t, "", "--sip-digest", "SHA-256,MD5")
 	runCLI(t, srv.DataDir, "ext", "add", "201", "--name", "New hire", "--secret", "new-hire-secret")
 
 	for _, alg := range []string{"MD5", "SHA-256"} {

@@ -97,26 +97,43 @@ func buildFrontdesk() (binPath, dir string, err error) {
 // freePort returns a port on 127.0.0.1 that is currently free for both UDP
 // and TCP (SIP listens on both with the same number). There is an inherent
 // race between closing the probe sockets and the real user binding the
-// port; the kernel hands out ephemeral ports round-robin, which makes an
-// immediate reuse by someone else unlikely.
+// port, but the kernel rarely hands a just-released port out again at
+// once. Use freePorts when several ports are needed at the same time.
 func freePort(t testing.TB) int {
 	t.Helper()
-	for range 100 {
+	return freePorts(t, 1)[0]
+}
+
+// freePorts returns n distinct ports on 127.0.0.1, each free for both UDP
+// and TCP. All probe sockets stay open until every port is chosen, so the
+// kernel cannot hand out the same port twice.
+func freePorts(t testing.TB, n int) []int {
+	t.Helper()
+	var ports []int
+	var probes []io.Closer
+	defer func() {
+		for _, c := range probes {
+			c.Close()
+		}
+	}()
+	for attempts := 0; len(ports) < n; attempts++ {
+		if attempts == 100*n {
+			t.Fatalf("freePorts: could not find %d ports free for both UDP and TCP on 127.0.0.1", n)
+		}
 		udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
 		if err != nil {
-			t.Fatalf("freePort: listening on UDP: %v", err)
+			t.Fatalf("freePorts: listening on UDP: %v", err)
 		}
+		probes = append(probes, udp)
 		port := udp.LocalAddr().(*net.UDPAddr).Port
 		tcp, err := net.Listen("tcp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		udp.Close()
 		if err != nil {
 			continue // TCP side of this port is taken; try another
 		}
-		tcp.Close()
-		return port
+		probes = append(probes, tcp)
+		ports = append(ports, port)
 	}
-	t.Fatal("freePort: no port free for both UDP and TCP on 127.0.0.1")
-	return 0
+	return ports
 }
 
 // Port ranges used for RTP. They are below the Linux ephemeral range
@@ -155,8 +172,8 @@ func startServer(t testing.TB, dataDir string, extraArgs ...string) *frontdeskSe
 	if dataDir == "" {
 		dataDir = t.TempDir()
 	}
-	sipPort := freePort(t)
-	httpPort := freePort(t)
+	ports := freePorts(t, 2)
+	sipPort, httpPort := ports[0], ports[1]
 	rtpLo := serverRTPLow + rand.IntN((serverRTPHigh-serverRTPLow)/serverRTPBlock)*serverRTPBlock
 	s := &frontdeskServer{
 		SIPAddr:  net.JoinHostPort("127.0.0.1", strconv.Itoa(sipPort)),
@@ -193,7 +210,7 @@ func startServer(t testing.TB, dataDir string, extraArgs ...string) *frontdeskSe
 	t.Cleanup(func() {
 		s.Stop()
 		if t.Failed() {
-			t.Logf("frontdesk serve %s\n--- server log (%s) ---\n%s--- end of server log ---",
+			t.Logf("frontdesk %s\n--- server log (%s) ---\n%s--- end of server log ---",
 				strings.Join(args, " "), s.LogPath, s.Log())
 		}
 	})

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/frontdesk-pbx/frontdesk/pbx"
+	"github.com/frontdesk-pbx/frontdesk/pbx/sipauth"
 	"github.com/frontdesk-pbx/frontdesk/ui"
 )
 
@@ -19,6 +20,7 @@ type serveFlags struct {
 	httpListen string
 	rtpPorts   string
 	publicIP   string
+	sipDigest  string
 }
 
 func newServeCommand(g *globalFlags) *cobra.Command {
@@ -36,6 +38,7 @@ func newServeCommand(g *globalFlags) *cobra.Command {
 	fl.StringVar(&f.httpListen, "http-listen", "0.0.0.0:8080", "web UI and API address")
 	fl.StringVar(&f.rtpPorts, "rtp-ports", "10000-20000", "UDP port range for call audio (LO-HI)")
 	fl.StringVar(&f.publicIP, "public-ip", "", "address phones reach this server at, when it is behind NAT")
+	fl.StringVar(&f.sipDigest, "sip-digest", "MD5", "digest algorithms offered to phones, in order: MD5, SHA-256 or SHA-256,MD5 (many phones fail when offered SHA-256)")
 	return cmd
 }
 
@@ -48,6 +51,10 @@ func serve(ctx context.Context, g *globalFlags, f *serveFlags, stdout, stderr io
 	if err != nil {
 		return err
 	}
+	digestAlgorithms, err := sipauth.ParseAlgorithms(f.sipDigest)
+	if err != nil {
+		return fmt.Errorf("--sip-digest: %w", err)
+	}
 	st, err := g.openStore(ctx)
 	if err != nil {
 		return err
@@ -56,6 +63,7 @@ func serve(ctx context.Context, g *globalFlags, f *serveFlags, stdout, stderr io
 
 	sip, err := pbx.New(pbx.Config{
 		SIPListen: f.sipListen, PublicIP: f.publicIP, RTPPortMin: lo, RTPPortMax: hi, Logger: log,
+		DigestAlgorithms: digestAlgorithms,
 	}, st)
 	if err != nil {
 		return err

@@ -79,33 +79,44 @@ type Authenticator struct {
 	realm string
 	key   []byte
 	now   func() time.Time
-	// algorithms in the order they are offered. RFC 8760 clients answer the
-	// topmost one they support; many deployed phones (and sipp) only ever
-	// look at the first and give up if it isn't MD5.
+	// algorithms offered in challenges, in order. Answers with either
+	// algorithm are always checked; this only changes what is offered.
 	algorithms []string
 }
 
-// Option changes an Authenticator.
-type Option func(*Authenticator)
+// DefaultAlgorithms is what New offers when told nothing: MD5 alone. Phones
+// built on libre (baresip and many softphones) abandon authentication when any
+// challenge names an algorithm they lack, and others read only the first, so
+// offering SHA-256 is a setting (--sip-digest) for offices whose phones know it.
+var DefaultAlgorithms = []string{MD5}
 
-// SHA256First offers SHA-256 before MD5, so RFC 8760 clients use SHA-256.
-// Off by default: phones that read only the first challenge then fail.
-func SHA256First() Option {
-	return func(a *Authenticator) { a.algorithms = []string{SHA256, MD5} }
+// ParseAlgorithms reads a comma-separated list such as "SHA-256,MD5".
+func ParseAlgorithms(list string) ([]string, error) {
+	var out []string
+	for _, a := range strings.Split(list, ",") {
+		switch strings.ToUpper(strings.TrimSpace(a)) {
+		case MD5:
+			out = append(out, MD5)
+		case SHA256, "SHA256":
+			out = append(out, SHA256)
+		default:
+			return nil, fmt.Errorf("digest algorithm %q: want MD5 or SHA-256", a)
+		}
+	}
+	return out, nil
 }
 
-// New returns an Authenticator with a fresh random nonce key. Both algorithms
-// are always offered and accepted; the options only change their order.
-func New(realm string, opts ...Option) (*Authenticator, error) {
+// New returns an Authenticator with a fresh random nonce key that offers the
+// given algorithms in order (DefaultAlgorithms when none).
+func New(realm string, algorithms ...string) (*Authenticator, error) {
 	key := make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {
 		return nil, fmt.Errorf("nonce key: %w", err)
 	}
-	a := &Authenticator{realm: realm, key: key, now: time.Now, algorithms: []string{MD5, SHA256}}
-	for _, o := range opts {
-		o(a)
+	if len(algorithms) == 0 {
+		algorithms = DefaultAlgorithms
 	}
-	return a, nil
+	return &Authenticator{realm: realm, key: key, now: time.Now, algorithms: algorithms}, nil
 }
 
 // Realm is the realm challenges are issued for.

@@ -30,7 +30,7 @@ func answer(t *testing.T, a *Authenticator, alg, user, secret, method, uri strin
 }
 
 func TestVerify(t *testing.T) {
-	a, err := New(DefaultRealm)
+	a, err := New(DefaultRealm, SHA256, MD5)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestVerify(t *testing.T) {
 		}
 	})
 	t.Run("nonce from another server is stale", func(t *testing.T) {
-		other, _ := New(DefaultRealm)
+		other, _ := New(DefaultRealm, SHA256, MD5)
 		h := answer(t, other, MD5, "101", "right", "REGISTER", "sip:x")
 		if _, err := a.Verify(h, "REGISTER", lookup); !errors.Is(err, ErrStale) {
 			t.Fatalf("err = %v, want ErrStale", err)
@@ -111,27 +111,42 @@ func FuzzVerify(f *testing.F) {
 	})
 }
 
-func TestChallengeOrder(t *testing.T) {
+func TestChallengeAlgorithms(t *testing.T) {
 	tests := []struct {
-		name  string
-		opts  []Option
-		first string
+		name string
+		list string
+		want []string
 	}{
-		{"default offers MD5 first for phones that read one challenge", nil, MD5},
-		{"SHA256First", []Option{SHA256First()}, SHA256},
+		{"default is MD5 alone", "", []string{MD5}},
+		{"SHA-256 first", "sha-256,md5", []string{SHA256, MD5}},
+		{"SHA-256 only", "SHA256", []string{SHA256}},
 	}
 	for _, tc := range tests {
-		a, err := New(DefaultRealm, tc.opts...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cs := a.Challenges(false)
-		if len(cs) != 2 {
-			t.Fatalf("%s: %d challenges, want 2", tc.name, len(cs))
-		}
-		c, err := digest.ParseChallenge(cs[0])
-		if err != nil || c.Algorithm != tc.first {
-			t.Fatalf("%s: first challenge %q, want %s", tc.name, cs[0], tc.first)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			var algs []string
+			if tc.list != "" {
+				var err error
+				if algs, err = ParseAlgorithms(tc.list); err != nil {
+					t.Fatal(err)
+				}
+			}
+			a, err := New(DefaultRealm, algs...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cs := a.Challenges(false)
+			if len(cs) != len(tc.want) {
+				t.Fatalf("%d challenges, want %d", len(cs), len(tc.want))
+			}
+			for i, v := range cs {
+				c, err := digest.ParseChallenge(v)
+				if err != nil || c.Algorithm != tc.want[i] {
+					t.Fatalf("challenge %d = %q, want %s", i, v, tc.want[i])
+				}
+			}
+		})
+	}
+	if _, err := ParseAlgorithms("MD5,SHA-512"); err == nil {
+		t.Fatal("unknown algorithm accepted")
 	}
 }
