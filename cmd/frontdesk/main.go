@@ -63,6 +63,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(
 		newServeCommand(g),
 		newExtCommand(g),
+		newCallsCommand(g),
 		newVersionCommand(),
 	)
 	return root
