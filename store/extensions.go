@@ -20,32 +20,63 @@ type Extension struct {
 	HA1MD5      string    `json:"-"`
 	HA1SHA256   string    `json:"-"`
 	RingSeconds int       `json:"ring_seconds"`
-	CreatedAt   time.Time `json:"created_at"`
+	// Voicemail says whether the extension has a personal box.
+	Voicemail bool `json:"voicemail"`
+	// Forwards for unanswered calls: a destination such as vm:600, or "" for
+	// the extension's own box (when it has one).
+	ForwardNoAnswer    string    `json:"forward_no_answer,omitempty"`
+	ForwardBusy        string    `json:"forward_busy,omitempty"`
+	ForwardUnavailable string    `json:"forward_unavailable,omitempty"`
+	CreatedAt          time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
 }
 
-const extensionColumns = `number, name, realm, ha1_md5, ha1_sha256, ring_seconds, created_at, updated_at`
+const extensionColumns = `number, name, realm, ha1_md5, ha1_sha256, ring_seconds, voicemail, forward_no_answer, forward_busy, forward_unavailable, created_at, updated_at`
 
 func scanExtension(row interface{ Scan(...any) error }) (Extension, error) {
 	var e Extension
 	var created, updated int64
-	err := row.Scan(&e.Number, &e.Name, &e.Realm, &e.HA1MD5, &e.HA1SHA256, &e.RingSeconds, &created, &updated)
+	err := row.Scan(&e.Number, &e.Name, &e.Realm, &e.HA1MD5, &e.HA1SHA256, &e.RingSeconds, &e.Voicemail,
+		&e.ForwardNoAnswer, &e.ForwardBusy, &e.ForwardUnavailable, &created, &updated)
 	e.CreatedAt, e.UpdatedAt = time.Unix(created, 0).UTC(), time.Unix(updated, 0).UTC()
 	return e, err
 }
 
-// AddExtension stores a new extension; ErrExists if the number is taken.
-func (s *Store) AddExtension(ctx context.Context, e Extension) error {
+// AddExtension stores a new extension and, when e.Voicemail is set, its
+// personal box with the given PIN hash; ErrExists if the number is taken by
+// an extension or a shared box.
+func (s *Store) AddExtension(ctx context.Context, e Extension, pinHash string) error {
 	if e.RingSeconds == 0 {
 		e.RingSeconds = DefaultRingSeconds
 	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("add extension %s: %w", e.Number, err)
+	}
+	defer tx.Rollback()
+	var boxes int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM voicemail_boxes WHERE number = ?`, e.Number).Scan(&boxes); err != nil {
+		return fmt.Errorf("add extension %s: %w", e.Number, err)
+	}
+	if boxes > 0 {
+		return fmt.Errorf("number %s: %w (a voicemail box has it)", e.Number, ErrExists)
+	}
 	now := time.Now().Unix()
-	_, err := s.db.ExecContext(ctx, `INSERT INTO extensions(`+extensionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.Number, e.Name, e.Realm, e.HA1MD5, e.HA1SHA256, e.RingSeconds, now, now)
+	_, err = tx.ExecContext(ctx, `INSERT INTO extensions(`+extensionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.Number, e.Name, e.Realm, e.HA1MD5, e.HA1SHA256, e.RingSeconds, e.Voicemail,
+		e.ForwardNoAnswer, e.ForwardBusy, e.ForwardUnavailable, now, now)
 	if isUniqueViolation(err) {
 		return fmt.Errorf("extension %s: %w", e.Number, ErrExists)
 	}
 	if err != nil {
+		return fmt.Errorf("add extension %s: %w", e.Number, err)
+	}
+	if e.Voicemail {
+		if err := insertBox(ctx, tx, Box{Number: e.Number, Name: e.Name, Kind: BoxPersonal, Owner: e.Number, PINHash: pinHash}); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("add extension %s: %w", e.Number, err)
 	}
 	return nil
@@ -87,6 +118,8 @@ type ExtensionUpdate struct {
 	RingSeconds *int
 	// Credentials replaces the secret hashes (all three set together).
 	Credentials *Credentials
+	// Forwards: a destination, or "" for the extension's own box.
+	ForwardNoAnswer, ForwardBusy, ForwardUnavailable *string
 }
 
 // Credentials are the stored digest hashes of an extension's secret.
@@ -117,8 +150,17 @@ func (s *Store) UpdateExtension(ctx context.Context, number string, u ExtensionU
 	if c := u.Credentials; c != nil {
 		e.Realm, e.HA1MD5, e.HA1SHA256 = c.Realm, c.HA1MD5, c.HA1SHA256
 	}
-	_, err = tx.ExecContext(ctx, `UPDATE extensions SET name = ?, realm = ?, ha1_md5 = ?, ha1_sha256 = ?, ring_seconds = ?, updated_at = ?
-		WHERE number = ?`, e.Name, e.Realm, e.HA1MD5, e.HA1SHA256, e.RingSeconds, time.Now().Unix(), number)
+	for _, f := range []struct{ dst, src *string }{
+		{&e.ForwardNoAnswer, u.ForwardNoAnswer}, {&e.ForwardBusy, u.ForwardBusy}, {&e.ForwardUnavailable, u.ForwardUnavailable},
+	} {
+		if f.src != nil {
+			*f.dst = *f.src
+		}
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE extensions SET name = ?, realm = ?, ha1_md5 = ?, ha1_sha256 = ?, ring_seconds = ?,
+		forward_no_answer = ?, forward_busy = ?, forward_unavailable = ?, updated_at = ?
+		WHERE number = ?`, e.Name, e.Realm, e.HA1MD5, e.HA1SHA256, e.RingSeconds,
+		e.ForwardNoAnswer, e.ForwardBusy, e.ForwardUnavailable, time.Now().Unix(), number)
 	if err != nil {
 		return fmt.Errorf("update extension %s: %w", number, err)
 	}

@@ -38,7 +38,7 @@ func TestOpenAppliesMigrationsOnceAndSetsPragmas(t *testing.T) {
 			t.Errorf("PRAGMA %s = %q, %v; want %q", p.name, got, err, p.want)
 		}
 	}
-	if err := s.AddExtension(ctx, Extension{Number: "101", Name: "A", Realm: "r", HA1MD5: "x", HA1SHA256: "y"}); err != nil {
+	if err := s.AddExtension(ctx, Extension{Number: "101", Name: "A", Realm: "r", HA1MD5: "x", HA1SHA256: "y"}, ""); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
@@ -67,7 +67,7 @@ func TestUpgradeKeepsDataAndACopy(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	s := openTest(t, dir)
-	if err := s.AddExtension(ctx, Extension{Number: "101", Name: "Kept", Realm: "r", HA1MD5: "m", HA1SHA256: "s"}); err != nil {
+	if err := s.AddExtension(ctx, Extension{Number: "101", Name: "Kept", Realm: "r", HA1MD5: "m", HA1SHA256: "s"}, ""); err != nil {
 		t.Fatal(err)
 	}
 	ms, err := loadMigrations()
@@ -102,10 +102,10 @@ func TestExtensionLifecycle(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t, t.TempDir())
 	e := Extension{Number: "101", Name: "Alice", Realm: "r", HA1MD5: "m", HA1SHA256: "s"}
-	if err := s.AddExtension(ctx, e); err != nil {
+	if err := s.AddExtension(ctx, e, ""); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.AddExtension(ctx, e); !errors.Is(err, ErrExists) {
+	if err := s.AddExtension(ctx, e, ""); !errors.Is(err, ErrExists) {
 		t.Fatalf("duplicate add: %v, want ErrExists", err)
 	}
 	got, err := s.Extension(ctx, "101")

@@ -11,7 +11,7 @@ import (
 
 	"github.com/frontdesk-pbx/frontdesk/pbx/sipauth"
 	"github.com/frontdesk-pbx/frontdesk/store"
-	"github.com/frontdesk-pbx/frontdesk/ui"
+	"github.com/frontdesk-pbx/frontdesk/store/secret"
 )
 
 // extensionNumber: 2 to 8 digits, not starting with 0 or * (0 reaches the
@@ -37,22 +37,41 @@ func checkNumber(n string) error {
 }
 
 // secretOrGenerated returns secret, or a generated one when it is empty.
-func secretOrGenerated(secret string) (string, bool, error) {
-	if secret == "" {
-		s, err := ui.RandomSecret(20)
+func secretOrGenerated(given string) (string, bool, error) {
+	if given == "" {
+		s, err := secret.Random(20)
 		return s, true, err
 	}
-	if len(secret) < minSecretLength {
+	if len(given) < minSecretLength {
 		return "", false, fmt.Errorf("secret is too short: use at least %d characters, or leave --secret out to have one generated", minSecretLength)
 	}
-	return secret, false, nil
+	return given, false, nil
+}
+
+// pinPattern: voicemail PINs are 4 to 10 digits.
+var pinPattern = regexp.MustCompile(`^[0-9]{4,10}$`)
+
+// pinOrGenerated checks a PIN, or makes a 6-digit one when none is given,
+// and returns it with its hash.
+func pinOrGenerated(given string) (pin, hash string, generated bool, err error) {
+	if given == "" {
+		if given, err = secret.RandomDigits(6); err != nil {
+			return "", "", false, err
+		}
+		generated = true
+	} else if !pinPattern.MatchString(given) {
+		return "", "", false, fmt.Errorf("PIN must be 4 to 10 digits")
+	}
+	hash, err = secret.Hash(given)
+	return given, hash, generated, err
 }
 
 func newExtAddCommand(g *globalFlags) *cobra.Command {
-	var name, secret string
+	var name, sipSecret, pin string
 	var ring int
+	var noVoicemail bool
 	cmd := &cobra.Command{
-		Use:   "add NUMBER --name NAME [--secret S]",
+		Use:   "add NUMBER --name NAME [--secret S] [--pin PIN | --no-voicemail]",
 		Short: "Add an extension; prints a generated secret when none is given",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -63,33 +82,45 @@ func newExtAddCommand(g *globalFlags) *cobra.Command {
 			if name == "" {
 				return fmt.Errorf("--name is required")
 			}
-			secret, generated, err := secretOrGenerated(secret)
+			sipSecret, generated, err := secretOrGenerated(sipSecret)
 			if err != nil {
 				return err
+			}
+			var pinHash string
+			var pinGenerated bool
+			if !noVoicemail {
+				if pin, pinHash, pinGenerated, err = pinOrGenerated(pin); err != nil {
+					return err
+				}
 			}
 			st, err := g.openStore(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			h := sipauth.HashSecret(number, sipauth.DefaultRealm, secret)
+			h := sipauth.HashSecret(number, sipauth.DefaultRealm, sipSecret)
 			err = st.AddExtension(cmd.Context(), store.Extension{
 				Number: number, Name: name, Realm: sipauth.DefaultRealm,
-				HA1MD5: h.HA1MD5, HA1SHA256: h.HA1SHA256, RingSeconds: ring,
-			})
+				HA1MD5: h.HA1MD5, HA1SHA256: h.HA1SHA256, RingSeconds: ring, Voicemail: !noVoicemail,
+			}, pinHash)
 			if err != nil {
 				return friendly(err)
 			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "extension %s (%s) added\n", number, name)
 			if generated {
-				fmt.Fprintf(out, "SIP username: %s\nSIP password: %s\n", number, secret)
+				fmt.Fprintf(out, "SIP username: %s\nSIP password: %s\n", number, sipSecret)
+			}
+			if pinGenerated {
+				fmt.Fprintf(out, "Voicemail PIN: %s\n", pin)
 			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&name, "name", "", "name shown to people this extension calls")
-	cmd.Flags().StringVar(&secret, "secret", "", "SIP password (generated when left out)")
+	cmd.Flags().StringVar(&sipSecret, "secret", "", "SIP password (generated when left out)")
+	cmd.Flags().StringVar(&pin, "pin", "", "voicemail PIN, 4 to 10 digits (generated when left out)")
+	cmd.Flags().BoolVar(&noVoicemail, "no-voicemail", false, "no personal voicemail box")
 	cmd.Flags().IntVar(&ring, "ring-seconds", store.DefaultRingSeconds, "seconds to ring before a call counts as unanswered")
 	return cmd
 }
@@ -143,7 +174,7 @@ func newExtListCommand(g *globalFlags) *cobra.Command {
 }
 
 func newExtSetCommand(g *globalFlags) *cobra.Command {
-	var name, secret string
+	var name, sipSecret string
 	var ring int
 	var newSecret bool
 	cmd := &cobra.Command{
@@ -172,10 +203,10 @@ func newExtSetCommand(g *globalFlags) *cobra.Command {
 			var generated bool
 			if fl.Changed("secret") || newSecret {
 				var err error
-				if secret, generated, err = secretOrGenerated(secret); err != nil {
+				if sipSecret, generated, err = secretOrGenerated(sipSecret); err != nil {
 					return err
 				}
-				h := sipauth.HashSecret(number, sipauth.DefaultRealm, secret)
+				h := sipauth.HashSecret(number, sipauth.DefaultRealm, sipSecret)
 				u.Credentials = &store.Credentials{Realm: sipauth.DefaultRealm, HA1MD5: h.HA1MD5, HA1SHA256: h.HA1SHA256}
 			}
 			if u == (store.ExtensionUpdate{}) {
@@ -191,13 +222,13 @@ func newExtSetCommand(g *globalFlags) *cobra.Command {
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "extension %s updated\n", number)
 			if generated {
-				fmt.Fprintf(cmd.OutOrStdout(), "SIP password: %s\n", secret)
+				fmt.Fprintf(cmd.OutOrStdout(), "SIP password: %s\n", sipSecret)
 			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&name, "name", "", "new name")
-	cmd.Flags().StringVar(&secret, "secret", "", "new SIP password")
+	cmd.Flags().StringVar(&sipSecret, "secret", "", "new SIP password")
 	cmd.Flags().BoolVar(&newSecret, "new-secret", false, "generate a new SIP password and print it")
 	cmd.Flags().IntVar(&ring, "ring-seconds", store.DefaultRingSeconds, "seconds to ring before a call counts as unanswered")
 	return cmd

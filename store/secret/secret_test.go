@@ -1,12 +1,12 @@
-package ui
+package secret
 
 import (
 	"strings"
 	"testing"
 )
 
-func TestPasswordHash(t *testing.T) {
-	h, err := HashPassword("correct horse")
+func TestHash(t *testing.T) {
+	h, err := Hash("correct horse")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -22,18 +22,18 @@ func TestPasswordHash(t *testing.T) {
 		{"", false},
 	}
 	for _, tc := range tests {
-		if got := CheckPassword(h, tc.password); got != tc.want {
-			t.Errorf("CheckPassword(%q) = %v, want %v", tc.password, got, tc.want)
+		if got := Check(h, tc.password); got != tc.want {
+			t.Errorf("Check(%q) = %v, want %v", tc.password, got, tc.want)
 		}
 	}
-	if CheckPassword("$argon2id$garbage", "x") {
+	if Check("$argon2id$garbage", "x") {
 		t.Error("malformed hash accepted")
 	}
 }
 
-func TestRandomSecret(t *testing.T) {
-	a, _ := RandomSecret(16)
-	b, _ := RandomSecret(16)
+func TestRandom(t *testing.T) {
+	a, _ := Random(16)
+	b, _ := Random(16)
 	if len(a) != 16 || a == b {
 		t.Fatalf("secrets %q %q: want 16 chars, different", a, b)
 	}
