@@ -46,6 +46,15 @@ func (b *b2bua) serve(ds *diago.DialogServerSession) {
 	if !ok {
 		return
 	}
+	if code, err := checkOffer(req); err != nil {
+		b.log.Info("call refused: unusable offer", "from", caller.Number, "status", code, "error", err)
+		reason := "Not Acceptable Here"
+		if code == 415 {
+			reason = "Unsupported Media Type"
+		}
+		respond(ds, code, reason)
+		return
+	}
 	target := req.Recipient.User
 	started := b.now()
 	id, err := b.store.StartCall(context.Background(), store.Call{

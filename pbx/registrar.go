@@ -28,13 +28,29 @@ type registrar struct {
 	auth  *sipauth.Authenticator
 	log   *slog.Logger
 	now   func() time.Time
+	// slots bounds the REGISTERs handled at once.
+	slots chan struct{}
 }
 
+// maxConcurrentRegisters bounds REGISTER work in flight; beyond it phones get
+// 503 with Retry-After instead of answers that arrive too late.
+const maxConcurrentRegisters = 64
+
 func (r *registrar) handle(req *sip.Request, tx sip.ServerTransaction) {
+	// Overload: answer 503 at once rather than queue work that will time out.
+	select {
+	case r.slots <- struct{}{}:
+		defer func() { <-r.slots }()
+	default:
+		res := sip.NewResponseFromRequest(req, sip.StatusServiceUnavailable, "Overloaded", nil)
+		res.AppendHeader(sip.NewHeader("Retry-After", "5"))
+		_ = tx.Respond(res)
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	res := r.register(ctx, req)
-	r.log.Debug("REGISTER", "to", req.To().Address.User, "source", req.Source(), "transport", req.Transport(), "status", res.StatusCode)
+	r.log.Debug("REGISTER", "source", req.Source(), "transport", req.Transport(), "status", res.StatusCode)
 	if err := tx.Respond(res); err != nil {
 		r.log.Debug("send REGISTER response", "error", err)
 	}
@@ -66,7 +82,7 @@ func (r *registrar) register(ctx context.Context, req *sip.Request) *sip.Respons
 			res.AppendHeader(sip.NewHeader("Min-Expires", strconv.Itoa(minExpires)))
 			return res
 		}
-		if errors.Is(err, errBadContact) {
+		if errors.Is(err, errBadContact) || errors.Is(err, errBadExpires) {
 			return sip.NewResponseFromRequest(req, sip.StatusBadRequest, err.Error(), nil)
 		}
 		r.log.Error("registration not saved", "extension", ext, "error", err)
@@ -92,7 +108,10 @@ type errIntervalTooBrief struct{}
 
 func (errIntervalTooBrief) Error() string { return "interval too brief" }
 
-var errBadContact = errors.New("bad Contact")
+var (
+	errBadContact = errors.New("bad Contact")
+	errBadExpires = errors.New("bad Expires")
+)
 
 // applyContacts adds, refreshes or removes the bindings a REGISTER names.
 func (r *registrar) applyContacts(ctx context.Context, req *sip.Request, ext string, now time.Time) error {
@@ -100,7 +119,7 @@ func (r *registrar) applyContacts(ctx context.Context, req *sip.Request, ext str
 	if h := req.GetHeader("Expires"); h != nil {
 		v, err := strconv.Atoi(strings.TrimSpace(h.Value()))
 		if err != nil || v < 0 {
-			return errBadContact
+			return errBadExpires
 		}
 		headerExpires = v
 	}
@@ -127,7 +146,7 @@ func (r *registrar) applyContacts(ctx context.Context, req *sip.Request, ext str
 		if v, ok := c.Params.Get("expires"); ok {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 {
-				return errBadContact
+				return errBadExpires
 			}
 			expires = n
 		}

@@ -27,14 +27,14 @@ func newTestRegistrar(t testing.TB) (*registrar, *store.Store) {
 	t.Cleanup(func() { st.Close() })
 	h := sipauth.HashSecret("101", sipauth.DefaultRealm, "secret101")
 	if err := st.AddExtension(context.Background(), store.Extension{Number: "101", Name: "Alice",
-		Realm: sipauth.DefaultRealm, HA1MD5: h.HA1MD5, HA1SHA256: h.HA1SHA256}); err != nil {
+		Realm: sipauth.DefaultRealm, HA1MD5: h.HA1MD5, HA1SHA256: h.HA1SHA256}, ""); err != nil {
 		t.Fatal(err)
 	}
 	auth, err := sipauth.New(sipauth.DefaultRealm, sipauth.MD5, sipauth.SHA256)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &registrar{store: st, auth: auth, log: slog.New(slog.NewTextHandler(io.Discard, nil)), now: time.Now}, st
+	return &registrar{store: st, auth: auth, log: slog.New(slog.NewTextHandler(io.Discard, nil)), now: time.Now, slots: make(chan struct{}, 1)}, st
 }
 
 // registerRequest parses a REGISTER for user with the given extra header lines.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -90,7 +91,12 @@ func New(cfg Config, st *store.Store) (*Server, error) {
 		}
 	}
 
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent(UserAgent))
+	// The SIP library logs every unparsable datagram at ERROR with its bytes:
+	// remote garbage is not our error, so it goes to debug.
+	libLog := slog.New(demoteHandler{Handler: cfg.Logger.Handler(), messages: []string{"failed to parse"}})
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent(UserAgent),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(libLog)),
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(libLog)))
 	if err != nil {
 		return nil, fmt.Errorf("sip user agent: %w", err)
 	}
@@ -105,6 +111,7 @@ func New(cfg Config, st *store.Store) (*Server, error) {
 
 	opts := []diago.DiagoOption{
 		diago.WithServer(srv),
+		diago.WithServerRequestMiddleware(func(next sipgo.RequestHandler) sipgo.RequestHandler { return guard(cfg.Logger, next) }),
 		diago.WithLogger(cfg.Logger),
 		diago.WithMediaConfig(diago.MediaConfig{Codecs: codecs}),
 	}
@@ -127,12 +134,12 @@ func New(cfg Config, st *store.Store) (*Server, error) {
 	dg := diago.NewDiago(ua, opts...)
 
 	s := &Server{cfg: cfg, store: st, log: cfg.Logger, ua: ua, dg: dg}
-	reg := &registrar{store: st, auth: auth, log: cfg.Logger, now: time.Now}
+	reg := &registrar{store: st, auth: auth, log: cfg.Logger, now: time.Now, slots: make(chan struct{}, maxConcurrentRegisters)}
 	s.calls = &b2bua{store: st, auth: auth, dg: dg, log: cfg.Logger, now: time.Now, mediaIP: mediaIP, externalIP: externalIP}
 
 	// diago installed its INVITE/ACK/BYE/CANCEL handlers; the rest are ours.
-	srv.OnRegister(reg.handle)
-	srv.OnOptions(s.handleOptions)
+	srv.OnRegister(guard(cfg.Logger, reg.handle))
+	srv.OnOptions(guard(cfg.Logger, s.handleOptions))
 	return s, nil
 }
 
@@ -179,6 +186,35 @@ func (s *Server) expireBindings(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// demoteHandler logs records with the given messages at debug level.
+type demoteHandler struct {
+	slog.Handler
+	messages []string
+}
+
+func (h demoteHandler) Handle(ctx context.Context, r slog.Record) error {
+	if slices.Contains(h.messages, r.Message) {
+		r.Level = slog.LevelDebug
+	}
+	if !h.Handler.Enabled(ctx, r.Level) {
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h demoteHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	// Let every level through to Handle, which decides after demoting.
+	return true
+}
+
+func (h demoteHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return demoteHandler{Handler: h.Handler.WithAttrs(as), messages: h.messages}
+}
+
+func (h demoteHandler) WithGroup(name string) slog.Handler {
+	return demoteHandler{Handler: h.Handler.WithGroup(name), messages: h.messages}
 }
 
 // ParsePortRange parses "LO-HI".

@@ -50,7 +50,7 @@ func (s *Store) RemoveBindings(ctx context.Context, extension string) error {
 
 // Bindings lists the registrations of an extension that have not expired at now.
 func (s *Store) Bindings(ctx context.Context, extension string, now time.Time) ([]Binding, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT extension, contact, transport, source, call_id, cseq, user_agent, expires_at
+	rows, err := s.read.QueryContext(ctx, `SELECT extension, contact, transport, source, call_id, cseq, user_agent, expires_at
 		FROM bindings WHERE extension = ? AND expires_at > ? ORDER BY updated_at DESC`, extension, now.Unix())
 	if err != nil {
 		return nil, fmt.Errorf("list registrations of %s: %w", extension, err)
@@ -80,7 +80,7 @@ func (s *Store) DeleteExpiredBindings(ctx context.Context, now time.Time) (int64
 
 // RegisteredCounts maps each extension to its number of live registrations.
 func (s *Store) RegisteredCounts(ctx context.Context, now time.Time) (map[string]int, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT extension, COUNT(*) FROM bindings WHERE expires_at > ? GROUP BY extension`, now.Unix())
+	rows, err := s.read.QueryContext(ctx, `SELECT extension, COUNT(*) FROM bindings WHERE expires_at > ? GROUP BY extension`, now.Unix())
 	if err != nil {
 		return nil, fmt.Errorf("count registrations: %w", err)
 	}

@@ -64,7 +64,7 @@ func (s *Store) EndCall(ctx context.Context, id int64, at time.Time, status, han
 
 // RecentCalls lists the newest calls first.
 func (s *Store) RecentCalls(ctx context.Context, limit int) ([]Call, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, sip_call_id, from_number, from_name, to_number, started_at, answered_at, ended_at, status, hangup_by
+	rows, err := s.read.QueryContext(ctx, `SELECT id, sip_call_id, from_number, from_name, to_number, started_at, answered_at, ended_at, status, hangup_by
 		FROM calls ORDER BY started_at DESC, id DESC LIMIT ?`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list calls: %w", err)

@@ -14,12 +14,12 @@ const DefaultRingSeconds = 25
 
 // Extension is a dialable number with a SIP account.
 type Extension struct {
-	Number      string    `json:"number"`
-	Name        string    `json:"name"`
-	Realm       string    `json:"-"`
-	HA1MD5      string    `json:"-"`
-	HA1SHA256   string    `json:"-"`
-	RingSeconds int       `json:"ring_seconds"`
+	Number      string `json:"number"`
+	Name        string `json:"name"`
+	Realm       string `json:"-"`
+	HA1MD5      string `json:"-"`
+	HA1SHA256   string `json:"-"`
+	RingSeconds int    `json:"ring_seconds"`
 	// Voicemail says whether the extension has a personal box.
 	Voicemail bool `json:"voicemail"`
 	// Forwards for unanswered calls: a destination such as vm:600, or "" for
@@ -28,7 +28,7 @@ type Extension struct {
 	ForwardBusy        string    `json:"forward_busy,omitempty"`
 	ForwardUnavailable string    `json:"forward_unavailable,omitempty"`
 	CreatedAt          time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	UpdatedAt          time.Time `json:"updated_at"`
 }
 
 const extensionColumns = `number, name, realm, ha1_md5, ha1_sha256, ring_seconds, voicemail, forward_no_answer, forward_busy, forward_unavailable, created_at, updated_at`
@@ -84,7 +84,7 @@ func (s *Store) AddExtension(ctx context.Context, e Extension, pinHash string) e
 
 // Extension returns one extension, or ErrNotFound.
 func (s *Store) Extension(ctx context.Context, number string) (Extension, error) {
-	e, err := scanExtension(s.db.QueryRowContext(ctx, `SELECT `+extensionColumns+` FROM extensions WHERE number = ?`, number))
+	e, err := scanExtension(s.read.QueryRowContext(ctx, `SELECT `+extensionColumns+` FROM extensions WHERE number = ?`, number))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Extension{}, fmt.Errorf("extension %s: %w", number, ErrNotFound)
 	}
@@ -96,7 +96,7 @@ func (s *Store) Extension(ctx context.Context, number string) (Extension, error)
 
 // Extensions lists every extension ordered by number.
 func (s *Store) Extensions(ctx context.Context) ([]Extension, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+extensionColumns+` FROM extensions ORDER BY length(number), number`)
+	rows, err := s.read.QueryContext(ctx, `SELECT `+extensionColumns+` FROM extensions ORDER BY length(number), number`)
 	if err != nil {
 		return nil, fmt.Errorf("list extensions: %w", err)
 	}

@@ -68,7 +68,7 @@ func (s *Store) AddMessage(ctx context.Context, m Message, emails []string) (int
 
 // Message returns one message (also from the trash), or ErrNotFound.
 func (s *Store) Message(ctx context.Context, id int64) (Message, error) {
-	m, err := scanMessage(s.db.QueryRowContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE id = ?`, id))
+	m, err := scanMessage(s.read.QueryRowContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Message{}, fmt.Errorf("message %d: %w", id, ErrNotFound)
 	}
@@ -78,7 +78,7 @@ func (s *Store) Message(ctx context.Context, id int64) (Message, error) {
 // Messages lists a box's messages not in the trash: unplayed first, then
 // played, each oldest first (the order *56 plays them in).
 func (s *Store) Messages(ctx context.Context, box string) ([]Message, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE box = ? AND deleted_at IS NULL
+	rows, err := s.read.QueryContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE box = ? AND deleted_at IS NULL
 		ORDER BY played, started_at, id`, box)
 	if err != nil {
 		return nil, fmt.Errorf("list messages of %s: %w", box, err)
@@ -97,7 +97,7 @@ func (s *Store) Messages(ctx context.Context, box string) ([]Message, error) {
 
 // AudioFiles lists every message audio file name the database knows, trash included.
 func (s *Store) AudioFiles(ctx context.Context) (map[string]bool, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT audio FROM messages`)
+	rows, err := s.read.QueryContext(ctx, `SELECT audio FROM messages`)
 	if err != nil {
 		return nil, fmt.Errorf("list audio files: %w", err)
 	}
@@ -115,7 +115,7 @@ func (s *Store) AudioFiles(ctx context.Context) (map[string]bool, error) {
 
 // Counts returns a box's unplayed and played message counts (trash excluded).
 func (s *Store) Counts(ctx context.Context, box string) (unplayed, played int, err error) {
-	err = s.db.QueryRowContext(ctx, `SELECT COALESCE(SUM(played = 0), 0), COALESCE(SUM(played = 1), 0)
+	err = s.read.QueryRowContext(ctx, `SELECT COALESCE(SUM(played = 0), 0), COALESCE(SUM(played = 1), 0)
 		FROM messages WHERE box = ? AND deleted_at IS NULL`, box).Scan(&unplayed, &played)
 	if err != nil {
 		err = fmt.Errorf("count messages of %s: %w", box, err)
@@ -159,7 +159,7 @@ type Email struct {
 
 // DueEmails lists unsent emails whose next attempt is due.
 func (s *Store) DueEmails(ctx context.Context, now time.Time, limit int) ([]Email, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, message_id, address, attempts FROM email_outbox
+	rows, err := s.read.QueryContext(ctx, `SELECT id, message_id, address, attempts FROM email_outbox
 		WHERE sent_at IS NULL AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?`, now.UnixMilli(), limit)
 	if err != nil {
 		return nil, fmt.Errorf("list due emails: %w", err)

@@ -38,8 +38,15 @@ var (
 )
 
 // Store is a handle on the database. It is safe for concurrent use.
+//
+// Writes go through one connection: SQLite allows one writer at a time, and
+// queueing writers in Go is far cheaper than letting several connections
+// wait on SQLite's busy handler, which sleeps and collapses under load.
+// Reads use a pool of read-only connections; in WAL mode they never wait
+// for the writer.
 type Store struct {
-	db   *sql.DB
+	db   *sql.DB // the writer
+	read *sql.DB // readers
 	path string
 }
 
@@ -69,16 +76,24 @@ func Open(ctx context.Context, dataDir string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	s := &Store{db: db, path: path}
-	if err := s.migrate(ctx); err != nil {
+	db.SetMaxOpenConns(1)
+	q.Add("_pragma", "query_only(1)")
+	read, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
 		db.Close()
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	read.SetMaxOpenConns(8)
+	s := &Store{db: db, read: read, path: path}
+	if err := s.migrate(ctx); err != nil {
+		s.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error { return errors.Join(s.read.Close(), s.db.Close()) }
 
 // Path is the database file's path.
 func (s *Store) Path() string { return s.path }
@@ -126,7 +141,7 @@ func SchemaVersion() int {
 // Version reports the schema version of the open database.
 func (s *Store) Version(ctx context.Context) (int, error) {
 	var v int
-	err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
+	err := s.read.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
 	if err != nil {
 		return 0, fmt.Errorf("read schema version: %w", err)
 	}
@@ -196,7 +211,7 @@ func (s *Store) apply(ctx context.Context, m migration) error {
 // Setting returns a stored setting, or ErrNotFound.
 func (s *Store) Setting(ctx context.Context, key string) (string, error) {
 	var v string
-	err := s.db.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&v)
+	err := s.read.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", ErrNotFound
 	}

@@ -73,7 +73,7 @@ func splitList(s string) []string {
 // "voicemail box"), or "" when it is free.
 func (s *Store) NumberInUse(ctx context.Context, number string) (string, error) {
 	var what string
-	err := s.db.QueryRowContext(ctx, `SELECT 'extension' FROM extensions WHERE number = ?1
+	err := s.read.QueryRowContext(ctx, `SELECT 'extension' FROM extensions WHERE number = ?1
 		UNION ALL SELECT 'voicemail box' FROM voicemail_boxes WHERE number = ?1 AND kind = 'shared' LIMIT 1`, number).Scan(&what)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
@@ -153,7 +153,7 @@ func upsertMember(ctx context.Context, tx *sql.Tx, box string, m Member) error {
 
 // Box returns one box with its members, or ErrNotFound.
 func (s *Store) Box(ctx context.Context, number string) (Box, error) {
-	b, err := scanBox(s.db.QueryRowContext(ctx, `SELECT `+boxColumns+` FROM voicemail_boxes WHERE number = ?`, number))
+	b, err := scanBox(s.read.QueryRowContext(ctx, `SELECT `+boxColumns+` FROM voicemail_boxes WHERE number = ?`, number))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Box{}, fmt.Errorf("voicemail box %s: %w", number, ErrNotFound)
 	}
@@ -165,7 +165,7 @@ func (s *Store) Box(ctx context.Context, number string) (Box, error) {
 }
 
 func (s *Store) members(ctx context.Context, box string) ([]Member, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT extension, access, lamp FROM box_members WHERE box = ? ORDER BY extension`, box)
+	rows, err := s.read.QueryContext(ctx, `SELECT extension, access, lamp FROM box_members WHERE box = ? ORDER BY extension`, box)
 	if err != nil {
 		return nil, fmt.Errorf("members of box %s: %w", box, err)
 	}
@@ -183,7 +183,7 @@ func (s *Store) members(ctx context.Context, box string) ([]Member, error) {
 
 // Boxes lists every box, shared ones first.
 func (s *Store) Boxes(ctx context.Context) ([]Box, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+boxColumns+` FROM voicemail_boxes ORDER BY kind DESC, length(number), number`)
+	rows, err := s.read.QueryContext(ctx, `SELECT `+boxColumns+` FROM voicemail_boxes ORDER BY kind DESC, length(number), number`)
 	if err != nil {
 		return nil, fmt.Errorf("list voicemail boxes: %w", err)
 	}
@@ -210,7 +210,7 @@ func (s *Store) Boxes(ctx context.Context) ([]Box, error) {
 
 // PersonalBox returns the personal box of an extension, or ErrNotFound.
 func (s *Store) PersonalBox(ctx context.Context, extension string) (Box, error) {
-	b, err := scanBox(s.db.QueryRowContext(ctx, `SELECT `+boxColumns+` FROM voicemail_boxes WHERE owner = ?`, extension))
+	b, err := scanBox(s.read.QueryRowContext(ctx, `SELECT `+boxColumns+` FROM voicemail_boxes WHERE owner = ?`, extension))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Box{}, fmt.Errorf("personal voicemail box of %s: %w", extension, ErrNotFound)
 	}
@@ -312,7 +312,7 @@ func (s *Store) RemoveMembers(ctx context.Context, box string, extensions []stri
 // BoxesOf lists the boxes whose lamp an extension shows: its own and the
 // shared boxes it is a member of with the lamp on.
 func (s *Store) BoxesOf(ctx context.Context, extension string) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT number FROM voicemail_boxes WHERE owner = ?1
+	rows, err := s.read.QueryContext(ctx, `SELECT number FROM voicemail_boxes WHERE owner = ?1
 		UNION SELECT box FROM box_members WHERE extension = ?1 AND lamp = 1`, extension)
 	if err != nil {
 		return nil, fmt.Errorf("boxes of %s: %w", extension, err)
@@ -331,7 +331,7 @@ func (s *Store) BoxesOf(ctx context.Context, extension string) ([]string, error)
 
 // LampWatchers lists the extensions whose lamp shows a box.
 func (s *Store) LampWatchers(ctx context.Context, box string) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT owner FROM voicemail_boxes WHERE number = ?1 AND owner IS NOT NULL
+	rows, err := s.read.QueryContext(ctx, `SELECT owner FROM voicemail_boxes WHERE number = ?1 AND owner IS NOT NULL
 		UNION SELECT extension FROM box_members WHERE box = ?1 AND lamp = 1`, box)
 	if err != nil {
 		return nil, fmt.Errorf("lamp watchers of %s: %w", box, err)
@@ -374,7 +374,7 @@ type AuditEntry struct {
 
 // AuditLog lists the newest audit rows first.
 func (s *Store) AuditLog(ctx context.Context, limit int) ([]AuditEntry, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT at, actor, action, box, COALESCE(message_id, 0), detail FROM audit_log ORDER BY id DESC LIMIT ?`, limit)
+	rows, err := s.read.QueryContext(ctx, `SELECT at, actor, action, box, COALESCE(message_id, 0), detail FROM audit_log ORDER BY id DESC LIMIT ?`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read audit log: %w", err)
 	}
@@ -399,7 +399,7 @@ func (s *Store) RecordPINFailure(ctx context.Context, box, source string, now ti
 		return 0, fmt.Errorf("record wrong PIN for %s: %w", box, err)
 	}
 	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM pin_failures WHERE box = ? AND at > ?`, box, now.Add(-window).Unix()).Scan(&n)
+	err := s.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM pin_failures WHERE box = ? AND at > ?`, box, now.Add(-window).Unix()).Scan(&n)
 	return n, err
 }
 

@@ -87,7 +87,7 @@ func (g *globalFlags) logger(w io.Writer) (*slog.Logger, error) {
 	if err := level.UnmarshalText([]byte(g.logLevel)); err != nil {
 		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", g.logLevel)
 	}
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: truncateAttr}
 	switch g.logFormat {
 	case "text":
 		return slog.New(slog.NewTextHandler(w, opts)), nil
@@ -95,6 +95,19 @@ func (g *globalFlags) logger(w io.Writer) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: want text or json", g.logFormat)
+}
+
+// maxLogValue bounds one logged string: a 1 MB garbage datagram must not
+// become a 1 MB log line.
+const maxLogValue = 512
+
+func truncateAttr(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindString {
+		if v := a.Value.String(); len(v) > maxLogValue {
+			a.Value = slog.StringValue(fmt.Sprintf("%s... (%d bytes)", v[:maxLogValue], len(v)))
+		}
+	}
+	return a
 }
 
 // openStore opens the database in the data dir for a CLI command.

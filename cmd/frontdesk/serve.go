@@ -7,6 +7,8 @@ import (
 	"net"
 	"os"
 
+	"github.com/emiago/diago/media"
+	"github.com/emiago/sipgo/sip"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
@@ -47,6 +49,9 @@ func serve(ctx context.Context, g *globalFlags, f *serveFlags, stdout, stderr io
 	if err != nil {
 		return err
 	}
+	// The SIP and media libraries log through their package defaults too.
+	sip.SetDefaultLogger(log)
+	media.SetDefaultLogger(log)
 	lo, hi, err := pbx.ParsePortRange(f.rtpPorts)
 	if err != nil {
 		return err
@@ -61,7 +66,7 @@ func serve(ctx context.Context, g *globalFlags, f *serveFlags, stdout, stderr io
 	}
 	defer st.Close()
 
-	sip, err := pbx.New(pbx.Config{
+	phones, err := pbx.New(pbx.Config{
 		SIPListen: f.sipListen, PublicIP: f.publicIP, RTPPortMin: lo, RTPPortMax: hi, Logger: log,
 		DigestAlgorithms: digestAlgorithms,
 	}, st)
@@ -83,7 +88,7 @@ func serve(ctx context.Context, g *globalFlags, f *serveFlags, stdout, stderr io
 	group, ctx := errgroup.WithContext(ctx)
 	group.Go(func() error { return web.Run(ctx, f.httpListen) })
 	group.Go(func() error {
-		return sip.Run(ctx, func() {
+		return phones.Run(ctx, func() {
 			web.SetReady()
 			printWelcome(stdout, g.dataDir, f.httpListen, password, len(exts) == 0)
 		})
