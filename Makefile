@@ -13,7 +13,7 @@ export CGO_ENABLED ?= 0
 TEST_PACKAGES := baresip sip-tester sox espeak-ng
 
 # Fuzz targets run briefly on every `make test`: package:FuzzName.
-FUZZ_TARGETS := ./pbx/sipauth:FuzzVerify ./pbx:FuzzRegister
+FUZZ_TARGETS := ./pbx/sipauth:FuzzVerify ./pbx:FuzzRegister ./media:FuzzReadWAV
 FUZZTIME     ?= 15s
 
 .PHONY: build run test test-deps vet unit fuzz bench clean
