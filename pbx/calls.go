@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,6 +33,8 @@ type b2bua struct {
 	dg    *diago.Diago
 	log   *slog.Logger
 	now   func() time.Time
+
+	vm *voicemail
 
 	mediaIP    net.IP // local address RTP sockets bind to
 	externalIP net.IP // address written in SDP when it differs (--public-ip)
@@ -71,7 +74,15 @@ func (b *b2bua) serve(ds *diago.DialogServerSession) {
 	log := b.log.With("call", id, "from", caller.Number, "to", target)
 	log.Info("call started")
 
-	status, hangupBy := b.connect(ds, caller, target, id, log)
+	var status, hangupBy string
+	switch box, err := b.store.Box(ds.Context(), target); {
+	case strings.HasPrefix(target, VoicemailCode):
+		status = b.vm.menu(ds, caller, strings.TrimPrefix(target, VoicemailCode))
+	case err == nil && box.Kind == store.BoxShared:
+		status = b.vm.deposit(ds, box, caller.Number, caller.Name, target)
+	default:
+		status, hangupBy = b.connect(ds, caller, target, id, log)
+	}
 
 	if err := b.store.EndCall(context.Background(), id, b.now(), status, hangupBy); err != nil {
 		log.Error("call log", "error", err)
@@ -123,10 +134,20 @@ func (b *b2bua) connect(ds *diago.DialogServerSession, caller store.Extension, t
 		respond(ds, sip.StatusNotFound, "Not Found")
 		return store.CallNotFound, ""
 	}
+	// refuse ends an unanswered call: to the callee's forward for this case
+	// (by default its own voicemail box) when there is one, else with code.
+	refuse := func(code int, reason, status string) (string, string) {
+		if dest, ok := forwardFor(callee, status); ok {
+			if st, handled := b.forward(ds, caller, target, dest, log); handled {
+				return st, ""
+			}
+		}
+		respond(ds, code, reason)
+		return status, ""
+	}
 	devices, err := b.store.Bindings(ctx, target, b.now())
 	if err != nil || len(devices) == 0 {
-		respond(ds, sip.StatusTemporarilyUnavailable, "Temporarily Unavailable")
-		return store.CallUnavailable, ""
+		return refuse(sip.StatusTemporarilyUnavailable, "Temporarily Unavailable", store.CallUnavailable)
 	}
 	_ = ds.Trying()
 
@@ -164,21 +185,57 @@ func (b *b2bua) connect(ds *diago.DialogServerSession, caller store.Extension, t
 		case ctx.Err() != nil:
 			return store.CallCanceled, "caller"
 		case slices.Contains(codes, sip.StatusBusyHere) || slices.Contains(codes, 600): // 600 Busy Everywhere
-			respond(ds, sip.StatusBusyHere, "Busy Here")
-			return store.CallBusy, ""
+			return refuse(sip.StatusBusyHere, "Busy Here", store.CallBusy)
 		case slices.Contains(codes, 603): // Decline
-			respond(ds, 603, "Decline")
-			return store.CallBusy, ""
+			return refuse(603, "Decline", store.CallBusy)
 		case ringCtx.Err() != nil:
-			respond(ds, sip.StatusTemporarilyUnavailable, "No Answer")
-			return store.CallNoAnswer, ""
+			return refuse(sip.StatusTemporarilyUnavailable, "No Answer", store.CallNoAnswer)
 		default:
-			respond(ds, sip.StatusTemporarilyUnavailable, "Temporarily Unavailable")
-			return store.CallUnavailable, ""
+			return refuse(sip.StatusTemporarilyUnavailable, "Temporarily Unavailable", store.CallUnavailable)
 		}
 	}
 	defer answered.Close()
 	return b.bridge(ds, answered, id, log)
+}
+
+// forwardFor is where an extension's unanswered call goes for a status:
+// its setting for that case, else its own box when it has one.
+func forwardFor(callee store.Extension, status string) (Destination, bool) {
+	var setting string
+	switch status {
+	case store.CallNoAnswer:
+		setting = callee.ForwardNoAnswer
+	case store.CallBusy:
+		setting = callee.ForwardBusy
+	case store.CallUnavailable:
+		setting = callee.ForwardUnavailable
+	default:
+		return Destination{}, false
+	}
+	if setting == "" {
+		if !callee.Voicemail {
+			return Destination{}, false
+		}
+		return Destination{Kind: DestVoicemail, Number: callee.Number}, true
+	}
+	d, err := ParseDestination(setting)
+	return d, err == nil
+}
+
+// forward sends an unanswered call on. Only voicemail destinations exist so
+// far; it reports false for the rest, and the caller gets the plain refusal.
+func (b *b2bua) forward(ds *diago.DialogServerSession, caller store.Extension, called string, dest Destination, log *slog.Logger) (string, bool) {
+	if dest.Kind != DestVoicemail {
+		log.Warn("forward destination not supported yet", "destination", dest.String())
+		return "", false
+	}
+	box, err := b.store.Box(ds.Context(), dest.Number)
+	if err != nil {
+		log.Warn("forward to a missing voicemail box", "destination", dest.String())
+		return "", false
+	}
+	log.Info("call forwarded", "destination", dest.String())
+	return b.vm.deposit(ds, box, caller.Number, caller.Name, called), true
 }
 
 // ring sends one INVITE to one device and waits for its final answer.

@@ -11,10 +11,12 @@ import (
 	"time"
 
 	"github.com/emiago/diago"
-	"github.com/emiago/diago/media"
+	dmedia "github.com/emiago/diago/media"
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/frontdesk-pbx/frontdesk/embed"
+	"github.com/frontdesk-pbx/frontdesk/media"
 	"github.com/frontdesk-pbx/frontdesk/pbx/sipauth"
 	"github.com/frontdesk-pbx/frontdesk/store"
 )
@@ -33,6 +35,15 @@ type Config struct {
 	// DigestAlgorithms are offered in challenges, in order
 	// (sipauth.DefaultAlgorithms when empty).
 	DigestAlgorithms []string
+	// DataDir holds recordings and greetings (the database is opened by the caller).
+	DataDir string
+	// SoundsDir, when set, holds prompts that replace built-in ones by name.
+	SoundsDir string
+	// MWIUnsolicited also lights the lamps of phones that never SUBSCRIBE.
+	MWIUnsolicited bool
+	// OnBoxChanged, when set, hears about every change to a box's messages
+	// (after the lamps are updated), e.g. to wake the mail queue.
+	OnBoxChanged func(box string)
 	Logger           *slog.Logger
 }
 
@@ -44,6 +55,7 @@ type Server struct {
 	ua    *sipgo.UserAgent
 	dg    *diago.Diago
 	calls *b2bua
+	vm    *voicemail
 }
 
 // UserAgent is the name Frontdesk gives itself in SIP messages.
@@ -72,7 +84,7 @@ func New(cfg Config, st *store.Store) (*Server, error) {
 		return nil, fmt.Errorf("rtp port range %d-%d is empty", cfg.RTPPortMin, cfg.RTPPortMax)
 	}
 	// diago keeps its RTP port range in package variables: one PBX per process.
-	media.RTPPortStart, media.RTPPortEnd = cfg.RTPPortMin, cfg.RTPPortMax
+	dmedia.RTPPortStart, dmedia.RTPPortEnd = cfg.RTPPortMin, cfg.RTPPortMax
 
 	mediaIP := net.ParseIP(host)
 	if mediaIP == nil {
@@ -133,19 +145,53 @@ func New(cfg Config, st *store.Store) (*Server, error) {
 	}
 	dg := diago.NewDiago(ua, opts...)
 
+	// Requests the PBX starts itself (NOTIFY) leave from the SIP port when it
+	// is bound to one address, so NAT pinholes the phones opened let them in.
+	contactHost := mediaIP.String()
+	if externalIP != nil {
+		contactHost = externalIP.String()
+	}
+	clientOpts := []sipgo.ClientOption{sipgo.WithClientHostname(contactHost), sipgo.WithClientNAT()}
+	if !net.ParseIP(host).IsUnspecified() {
+		clientOpts = append(clientOpts, sipgo.WithClientConnectionAddr(net.JoinHostPort(host, portStr)))
+	}
+	client, err := sipgo.NewClient(ua, clientOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("sip client: %w", err)
+	}
+	contact := sip.ContactHeader{Address: sip.Uri{Scheme: "sip", Host: contactHost, Port: port}}
+
 	s := &Server{cfg: cfg, store: st, log: cfg.Logger, ua: ua, dg: dg}
 	reg := &registrar{store: st, auth: auth, log: cfg.Logger, now: time.Now, slots: make(chan struct{}, maxConcurrentRegisters)}
-	s.calls = &b2bua{store: st, auth: auth, dg: dg, log: cfg.Logger, now: time.Now, mediaIP: mediaIP, externalIP: externalIP}
+	lamps := newMWI(st, auth, client, contact, cfg.Logger, cfg.MWIUnsolicited)
+	info := &infoDigits{}
+	s.vm = &voicemail{
+		store: st, log: cfg.Logger, dataDir: cfg.DataDir, now: time.Now, info: info,
+		prompts: media.NewPrompts(embed.Prompts(), cfg.SoundsDir, "en"),
+		changed: func(box string) {
+			lamps.boxChanged(box)
+			if cfg.OnBoxChanged != nil {
+				cfg.OnBoxChanged(box)
+			}
+		},
+	}
+	s.calls = &b2bua{store: st, auth: auth, dg: dg, log: cfg.Logger, now: time.Now, vm: s.vm, mediaIP: mediaIP, externalIP: externalIP}
 
 	// diago installed its INVITE/ACK/BYE/CANCEL handlers; the rest are ours.
 	srv.OnRegister(guard(cfg.Logger, reg.handle))
 	srv.OnOptions(guard(cfg.Logger, s.handleOptions))
+	srv.OnSubscribe(guard(cfg.Logger, lamps.handleSubscribe))
+	srv.OnInfo(guard(cfg.Logger, info.handle))
 	return s, nil
 }
 
 // Run listens on UDP and TCP and serves until ctx ends. ready is called once
 // both listeners are up.
 func (s *Server) Run(ctx context.Context, ready func()) error {
+	// Finish or clean recordings a crash cut short before taking calls.
+	if err := s.vm.Recover(ctx); err != nil {
+		return fmt.Errorf("voicemail recovery: %w", err)
+	}
 	if err := s.dg.ServeBackground(ctx, s.calls.serve); err != nil {
 		return fmt.Errorf("sip listen on %s: %w", s.cfg.SIPListen, err)
 	}
@@ -162,7 +208,8 @@ func (s *Server) Run(ctx context.Context, ready func()) error {
 // handleOptions answers OPTIONS pings (phones and trunks use them as keep-alives).
 func (s *Server) handleOptions(req *sip.Request, tx sip.ServerTransaction) {
 	res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
-	res.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, NOTIFY, REFER"))
+	res.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, SUBSCRIBE, NOTIFY, REFER"))
+	res.AppendHeader(sip.NewHeader("Allow-Events", mwiEvent))
 	res.AppendHeader(sip.NewHeader("Accept", "application/sdp"))
 	if err := tx.Respond(res); err != nil {
 		s.log.Debug("send OPTIONS response", "error", err)

@@ -64,6 +64,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		newServeCommand(g),
 		newExtCommand(g),
 		newCallsCommand(g),
+		newVMCommand(g),
 		newVersionCommand(),
 	)
 	return root

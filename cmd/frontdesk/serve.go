@@ -18,11 +18,13 @@ import (
 )
 
 type serveFlags struct {
-	sipListen  string
-	httpListen string
-	rtpPorts   string
-	publicIP   string
-	sipDigest  string
+	sipListen      string
+	httpListen     string
+	rtpPorts       string
+	publicIP       string
+	sipDigest      string
+	soundsDir      string
+	mwiUnsolicited bool
 }
 
 func newServeCommand(g *globalFlags) *cobra.Command {
@@ -40,6 +42,8 @@ func newServeCommand(g *globalFlags) *cobra.Command {
 	fl.StringVar(&f.httpListen, "http-listen", "0.0.0.0:8080", "web UI and API address")
 	fl.StringVar(&f.rtpPorts, "rtp-ports", "10000-20000", "UDP port range for call audio (LO-HI)")
 	fl.StringVar(&f.publicIP, "public-ip", "", "address phones reach this server at, when it is behind NAT")
+	fl.StringVar(&f.soundsDir, "sounds-dir", "", "directory of WAV prompts that replace built-in ones by name (e.g. en/vm-goodbye.wav)")
+	fl.BoolVar(&f.mwiUnsolicited, "mwi-unsolicited", false, "also send message-waiting NOTIFYs to phones that never subscribe")
 	fl.StringVar(&f.sipDigest, "sip-digest", "MD5", "digest algorithms offered to phones, in order: MD5, SHA-256 or SHA-256,MD5 (many phones fail when offered SHA-256)")
 	return cmd
 }
@@ -69,6 +73,7 @@ func serve(ctx context.Context, g *globalFlags, f *serveFlags, stdout, stderr io
 	phones, err := pbx.New(pbx.Config{
 		SIPListen: f.sipListen, PublicIP: f.publicIP, RTPPortMin: lo, RTPPortMax: hi, Logger: log,
 		DigestAlgorithms: digestAlgorithms,
+		DataDir:          g.dataDir, SoundsDir: f.soundsDir, MWIUnsolicited: f.mwiUnsolicited,
 	}, st)
 	if err != nil {
 		return err

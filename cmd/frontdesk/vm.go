@@ -1,0 +1,455 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/mail"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/frontdesk-pbx/frontdesk/media"
+	"github.com/frontdesk-pbx/frontdesk/pbx"
+	"github.com/frontdesk-pbx/frontdesk/store"
+)
+
+func newVMCommand(g *globalFlags) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "vm",
+		Short: "Manage voicemail boxes (shared and personal)",
+	}
+	members := &cobra.Command{Use: "members", Short: "Manage who shares a box"}
+	members.AddCommand(newVMMembersAddCommand(g), newVMMembersRmCommand(g))
+	greeting := &cobra.Command{Use: "greeting", Short: "Set a box's greeting"}
+	greeting.AddCommand(newVMGreetingSetCommand(g), newVMGreetingSayCommand(g))
+	cmd.AddCommand(newVMAddCommand(g), newVMListCommand(g), newVMSetCommand(g), newVMRmCommand(g), members, greeting, newVMMessagesCommand(g))
+	return cmd
+}
+
+// boxFlags are the settings vm add and vm set share.
+type boxFlags struct {
+	name, pin, language, operator string
+	emails                        []string
+	attach                        bool
+	maxSeconds, silenceSeconds    int
+}
+
+func (f *boxFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.name, "name", "", "name of the box")
+	fl.StringVar(&f.pin, "pin", "", "PIN for *56, 4 to 10 digits")
+	fl.StringSliceVar(&f.emails, "email", nil, "addresses told of new messages (repeat or comma-separate; empty to clear)")
+	fl.BoolVar(&f.attach, "attach", true, "attach the audio to emails (else a notice only)")
+	fl.StringVar(&f.language, "language", "en", "prompt language")
+	fl.StringVar(&f.operator, "operator", "", "destination for 0 during the greeting, e.g. ext:100")
+	fl.IntVar(&f.maxSeconds, "max-seconds", 180, "longest message, in seconds")
+	fl.IntVar(&f.silenceSeconds, "silence-seconds", 5, "silence after speech that ends a message, in seconds (0: off)")
+}
+
+// update turns the flags the user gave into a store update, checking each.
+func (f *boxFlags) update(cmd *cobra.Command) (store.BoxUpdate, error) {
+	fl := cmd.Flags()
+	var u store.BoxUpdate
+	if fl.Changed("name") {
+		if strings.TrimSpace(f.name) == "" {
+			return u, fmt.Errorf("--name can't be empty")
+		}
+		u.Name = &f.name
+	}
+	if fl.Changed("pin") {
+		_, hash, _, err := pinOrGenerated(f.pin)
+		if err != nil {
+			return u, err
+		}
+		u.PINHash = &hash
+	}
+	if fl.Changed("email") {
+		emails, err := checkEmails(f.emails)
+		if err != nil {
+			return u, err
+		}
+		u.Emails = &emails
+	}
+	if fl.Changed("attach") {
+		u.EmailAttach = &f.attach
+	}
+	if fl.Changed("language") {
+		u.Language = &f.language
+	}
+	if fl.Changed("operator") {
+		if f.operator != "" {
+			if _, err := pbx.ParseDestination(f.operator); err != nil {
+				return u, err
+			}
+		}
+		u.Operator = &f.operator
+	}
+	if fl.Changed("max-seconds") {
+		if f.maxSeconds < 5 || f.maxSeconds > 3600 {
+			return u, fmt.Errorf("--max-seconds %d: want 5 to 3600", f.maxSeconds)
+		}
+		u.MaxSeconds = &f.maxSeconds
+	}
+	if fl.Changed("silence-seconds") {
+		if f.silenceSeconds < 0 || f.silenceSeconds > 60 {
+			return u, fmt.Errorf("--silence-seconds %d: want 0 to 60", f.silenceSeconds)
+		}
+		u.SilenceSeconds = &f.silenceSeconds
+	}
+	return u, nil
+}
+
+func checkEmails(in []string) ([]string, error) {
+	var out []string
+	for _, e := range in {
+		if e = strings.TrimSpace(e); e == "" {
+			continue
+		}
+		a, err := mail.ParseAddress(e)
+		if err != nil {
+			return nil, fmt.Errorf("email %q: %w", e, err)
+		}
+		out = append(out, a.Address)
+	}
+	return out, nil
+}
+
+// parseMembers reads "101,102" into members with one access level.
+func parseMembers(list []string, access string, lamp bool) ([]store.Member, error) {
+	if !slices.Contains(store.AccessLevels, access) {
+		return nil, fmt.Errorf("--access %q: want one of %s", access, strings.Join(store.AccessLevels, ", "))
+	}
+	var out []store.Member
+	for _, m := range list {
+		if m = strings.TrimSpace(m); m == "" {
+			continue
+		}
+		if err := checkNumber(m); err != nil {
+			return nil, err
+		}
+		out = append(out, store.Member{Extension: m, Access: access, Lamp: lamp})
+	}
+	return out, nil
+}
+
+func newVMAddCommand(g *globalFlags) *cobra.Command {
+	f := &boxFlags{}
+	var members []string
+	var access string
+	cmd := &cobra.Command{
+		Use:   "add NUMBER --name NAME --pin PIN [--email ADDR] [--members 101,102]",
+		Short: "Add a shared voicemail box",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			number := args[0]
+			if err := checkNumber(number); err != nil {
+				return err
+			}
+			if strings.TrimSpace(f.name) == "" {
+				return fmt.Errorf("--name is required")
+			}
+			if f.pin == "" {
+				return fmt.Errorf("--pin is required (4 to 10 digits)")
+			}
+			_, hash, _, err := pinOrGenerated(f.pin)
+			if err != nil {
+				return err
+			}
+			emails, err := checkEmails(f.emails)
+			if err != nil {
+				return err
+			}
+			ms, err := parseMembers(members, access, true)
+			if err != nil {
+				return err
+			}
+			b := store.Box{Number: number, Name: f.name, Kind: store.BoxShared, Language: f.language, PINHash: hash,
+				Emails: emails, EmailAttach: f.attach, Operator: f.operator, MaxSeconds: f.maxSeconds, SilenceSeconds: f.silenceSeconds, Members: ms}
+			if b.Operator != "" {
+				if _, err := pbx.ParseDestination(b.Operator); err != nil {
+					return err
+				}
+			}
+			return withStore(cmd, g, func(ctx context.Context, st *store.Store) error {
+				if err := st.AddBox(ctx, b); err != nil {
+					return friendly(err)
+				}
+				_ = st.Audit(ctx, "cli", "vm.add", number, 0, f.name)
+				fmt.Fprintf(cmd.OutOrStdout(), "voicemail box %s (%s) added\n", number, f.name)
+				return nil
+			})
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().StringSliceVar(&members, "members", nil, "extensions sharing the box, e.g. 101,102")
+	cmd.Flags().StringVar(&access, "access", "delete", "access level of the members: listen, download, delete or manage")
+	return cmd
+}
+
+// withStore opens the store for one command.
+func withStore(cmd *cobra.Command, g *globalFlags, f func(context.Context, *store.Store) error) error {
+	st, err := g.openStore(cmd.Context())
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return f(cmd.Context(), st)
+}
+
+func newVMListCommand(g *globalFlags) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list [--json]",
+		Short: "List voicemail boxes with their message counts",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withStore(cmd, g, func(ctx context.Context, st *store.Store) error {
+				boxes, err := st.Boxes(ctx)
+				if err != nil {
+					return err
+				}
+				type view struct {
+					store.Box
+					New   int `json:"new"`
+					Saved int `json:"saved"`
+				}
+				views := make([]view, 0, len(boxes))
+				for _, b := range boxes {
+					n, s, err := st.Counts(ctx, b.Number)
+					if err != nil {
+						return err
+					}
+					views = append(views, view{Box: b, New: n, Saved: s})
+				}
+				out := cmd.OutOrStdout()
+				if asJSON {
+					return writeJSON(out, views)
+				}
+				tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "NUMBER\tNAME\tKIND\tNEW\tSAVED\tMEMBERS\tEMAIL")
+				for _, v := range views {
+					var ms []string
+					for _, m := range v.Members {
+						ms = append(ms, m.Extension+"("+m.Access+")")
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\n", v.Number, v.Name, v.Kind, v.New, v.Saved, strings.Join(ms, ","), strings.Join(v.Emails, ","))
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func writeJSON(w interface{ Write([]byte) (int, error) }, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func newVMSetCommand(g *globalFlags) *cobra.Command {
+	f := &boxFlags{}
+	cmd := &cobra.Command{
+		Use:   "set NUMBER [--name] [--pin] [--email] [--attach] [--language] [--operator] [--max-seconds] [--silence-seconds]",
+		Short: "Change a voicemail box (shared or personal)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			u, err := f.update(cmd)
+			if err != nil {
+				return err
+			}
+			if u == (store.BoxUpdate{}) {
+				return fmt.Errorf("nothing to change: give at least one setting")
+			}
+			return withStore(cmd, g, func(ctx context.Context, st *store.Store) error {
+				if err := st.UpdateBox(ctx, args[0], u); err != nil {
+					return friendly(err)
+				}
+				_ = st.Audit(ctx, "cli", "vm.set", args[0], 0, "")
+				fmt.Fprintf(cmd.OutOrStdout(), "voicemail box %s updated\n", args[0])
+				return nil
+			})
+		},
+	}
+	f.register(cmd)
+	return cmd
+}
+
+func newVMRmCommand(g *globalFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "rm NUMBER",
+		Short: "Remove a shared voicemail box and its messages",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withStore(cmd, g, func(ctx context.Context, st *store.Store) error {
+				box, err := st.Box(ctx, args[0])
+				if err != nil {
+					return friendly(err)
+				}
+				if box.Kind == store.BoxPersonal {
+					return fmt.Errorf("box %s is extension %s's personal box: remove the extension instead", box.Number, box.Owner)
+				}
+				msgs, err := st.Messages(ctx, box.Number)
+				if err != nil {
+					return err
+				}
+				if err := st.RemoveBox(ctx, box.Number); err != nil {
+					return friendly(err)
+				}
+				for _, m := range msgs {
+					os.Remove(filepath.Join(g.dataDir, pbx.MessagesDir, m.Audio))
+				}
+				_ = st.Audit(ctx, "cli", "vm.rm", box.Number, 0, fmt.Sprintf("%d messages removed", len(msgs)))
+				fmt.Fprintf(cmd.OutOrStdout(), "voicemail box %s removed with %d messages\n", box.Number, len(msgs))
+				return nil
+			})
+		},
+	}
+}
+
+func newVMMembersAddCommand(g *globalFlags) *cobra.Command {
+	var access string
+	var lamp bool
+	cmd := &cobra.Command{
+		Use:   "add NUMBER EXT[,EXT...] [--access listen|download|delete|manage] [--lamp=false]",
+		Short: "Add members to a shared box, or change their access",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ms, err := parseMembers(strings.Split(args[1], ","), access, lamp)
+			if err != nil {
+				return err
+			}
+			return withStore(cmd, g, func(ctx context.Context, st *store.Store) error {
+				box, err := st.Box(ctx, args[0])
+				if err != nil {
+					return friendly(err)
+				}
+				if box.Kind != store.BoxShared {
+					return fmt.Errorf("box %s is personal: only shared boxes have members", box.Number)
+				}
+				if err := st.SetMembers(ctx, box.Number, ms); err != nil {
+					return friendly(err)
+				}
+				_ = st.Audit(ctx, "cli", "vm.members_add", box.Number, 0, args[1]+" "+access)
+				fmt.Fprintf(cmd.OutOrStdout(), "box %s: %s can %s\n", box.Number, args[1], access)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&access, "access", "delete", "access level: listen, download, delete or manage")
+	cmd.Flags().BoolVar(&lamp, "lamp", true, "light the member's message-waiting lamp for this box")
+	return cmd
+}
+
+func newVMMembersRmCommand(g *globalFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "rm NUMBER EXT[,EXT...]",
+		Short: "Remove members from a shared box",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withStore(cmd, g, func(ctx context.Context, st *store.Store) error {
+				if _, err := st.Box(ctx, args[0]); err != nil {
+					return friendly(err)
+				}
+				if err := st.RemoveMembers(ctx, args[0], strings.Split(args[1], ",")); err != nil {
+					return err
+				}
+				_ = st.Audit(ctx, "cli", "vm.members_rm", args[0], 0, args[1])
+				fmt.Fprintf(cmd.OutOrStdout(), "box %s: %s removed\n", args[0], args[1])
+				return nil
+			})
+		},
+	}
+}
+
+func newVMGreetingSetCommand(g *globalFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "set NUMBER FILE.wav",
+		Short: "Use a WAV file as the box's greeting (any rate; stored as 8 kHz)",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a, err := media.ReadWAVFile(args[1])
+			if err != nil {
+				return err
+			}
+			if a.Seconds() < 0.5 || a.Seconds() > 120 {
+				return fmt.Errorf("greeting is %.1f s long: want 0.5 to 120 s", a.Seconds())
+			}
+			return setGreeting(cmd, g, args[0], a, "file "+filepath.Base(args[1]))
+		},
+	}
+}
+
+func newVMGreetingSayCommand(g *globalFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "say NUMBER TEXT",
+		Short: "Speak TEXT with espeak-ng and use it as the box's greeting",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if strings.TrimSpace(args[1]) == "" || len(args[1]) > 2000 {
+				return fmt.Errorf("greeting text must be 1 to 2000 characters")
+			}
+			a, err := pbx.Speak(cmd.Context(), args[1])
+			if err != nil {
+				return err
+			}
+			return setGreeting(cmd, g, args[0], a, "spoken text")
+		},
+	}
+}
+
+func setGreeting(cmd *cobra.Command, g *globalFlags, box string, a media.Audio, what string) error {
+	return withStore(cmd, g, func(ctx context.Context, st *store.Store) error {
+		if _, err := st.Box(ctx, box); err != nil {
+			return friendly(err)
+		}
+		if err := pbx.SaveGreeting(ctx, st, g.dataDir, box, a); err != nil {
+			return err
+		}
+		_ = st.Audit(ctx, "cli", "vm.greeting_set", box, 0, what)
+		fmt.Fprintf(cmd.OutOrStdout(), "box %s greeting set (%.1f s)\n", box, a.Seconds())
+		return nil
+	})
+}
+
+func newVMMessagesCommand(g *globalFlags) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "messages NUMBER [--json]",
+		Short: "List a box's messages",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withStore(cmd, g, func(ctx context.Context, st *store.Store) error {
+				if _, err := st.Box(ctx, args[0]); err != nil {
+					return friendly(err)
+				}
+				msgs, err := st.Messages(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				out := cmd.OutOrStdout()
+				if asJSON {
+					if msgs == nil {
+						msgs = []store.Message{}
+					}
+					return writeJSON(out, msgs)
+				}
+				tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ID\tTIME\tFROM\tCALLED\tSECONDS\tPLAYED\tSTATUS")
+				for _, m := range msgs {
+					fmt.Fprintf(tw, "%d\t%s\t%s %s\t%s\t%.1f\t%v\t%s\n", m.ID, m.StartedAt.Local().Format("2006-01-02 15:04"),
+						m.CallerNumber, m.CallerName, m.CalledNumber, m.Duration, m.Played, m.Status)
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
