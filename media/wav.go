@@ -172,23 +172,24 @@ func WriteWAV(w io.Writer, a Audio) error {
 	return err
 }
 
-// WriteWAVFileAtomic writes a WAV so that path either doesn't exist or holds
+// WriteWAVFileAtomic writes a WAV with WriteFileAtomic.
+func WriteWAVFileAtomic(path string, a Audio) error {
+	return WriteFileAtomic(path, func(w io.Writer) error { return WriteWAV(w, a) })
+}
+
+// WriteFileAtomic writes a file so that path either doesn't exist or holds
 // the whole file: a temporary file in the same directory, fsync, rename,
 // fsync of the directory. A crash at any point leaves no half-written file
-// under path.
-func WriteWAVFileAtomic(path string, a Audio) error {
+// under path (only a .tmp-* file that startup clean-up removes).
+func WriteFileAtomic(path string, write func(io.Writer) error) error {
 	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, ".tmp-*.wav")
+	tmp, err := os.CreateTemp(dir, ".tmp-*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	defer os.Remove(tmp.Name()) // no-op after the rename
 	bw := bufio.NewWriterSize(tmp, 64*1024)
-	if err := WriteWAV(bw, a); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := bw.Flush(); err != nil {
+	if err := errors.Join(write(bw), bw.Flush()); err != nil {
 		tmp.Close()
 		return fmt.Errorf("write %s: %w", path, err)
 	}

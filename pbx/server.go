@@ -44,7 +44,7 @@ type Config struct {
 	// OnBoxChanged, when set, hears about every change to a box's messages
 	// (after the lamps are updated), e.g. to wake the mail queue.
 	OnBoxChanged func(box string)
-	Logger           *slog.Logger
+	Logger       *slog.Logger
 }
 
 // Server is the running SIP side of Frontdesk.

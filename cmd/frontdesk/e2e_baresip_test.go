@@ -150,17 +150,16 @@ func startBaresip(t testing.TB, cfg phoneConfig) *baresipPhone {
 		t.Fatalf("phone %s: unsupported transport %q", cfg.Name, cfg.Transport)
 	}
 
-	ports := freePorts(t, 2)
+	sipPort, ctrlPort := phonePorts(t)
 	p := &baresipPhone{
 		t:       t,
 		cfg:     cfg,
 		Dir:     t.TempDir(),
-		SIPPort: ports[0],
+		SIPPort: sipPort,
 		exited:  make(chan struct{}),
 	}
 	p.RecordDir = filepath.Join(p.Dir, "recordings")
 	p.LogPath = filepath.Join(p.Dir, "baresip.log")
-	ctrlPort := ports[1]
 	if err := p.writeConfig(moduleDir, ctrlPort); err != nil {
 		t.Fatalf("phone %s: %v", cfg.Name, err)
 	}
@@ -195,6 +194,28 @@ func startBaresip(t testing.TB, cfg phoneConfig) *baresipPhone {
 		t.Fatalf("phone %s: %v", cfg.Name, err)
 	}
 	return p
+}
+
+// phonePorts returns a SIP port and a control port for one baresip. Besides
+// UDP and TCP on the SIP port, baresip 1.0.0 listens for SIP over TLS on
+// the SIP port + 1 and fails to start if that port is taken, so it must be
+// free too.
+func phonePorts(t testing.TB) (sipPort, ctrlPort int) {
+	t.Helper()
+	for range 100 {
+		ports := freePorts(t, 2)
+		if ports[1] == ports[0]+1 {
+			continue
+		}
+		tls, err := net.Listen("tcp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]+1)))
+		if err != nil {
+			continue
+		}
+		tls.Close()
+		return ports[0], ports[1]
+	}
+	t.Fatalf("no free SIP port with a free TLS port after it on 127.0.0.1")
+	return 0, 0
 }
 
 // writeConfig writes the tone WAV, the config file and the accounts file.
@@ -535,6 +556,197 @@ func (p *baresipPhone) Hangup() {
 func (p *baresipPhone) WaitClosed() ctrlMessage {
 	p.t.Helper()
 	return p.waitEvent("CALL_CLOSED")
+}
+
+// Reject declines the current incoming call before answering it. It is
+// the "hangup" command: baresip 1.0.0 answers a call that is still
+// ringing with "486 Rejected".
+func (p *baresipPhone) Reject() {
+	p.t.Helper()
+	p.t.Logf("phone %s: rejecting the incoming call", p.cfg.Name)
+	p.mustCommand("hangup", "")
+}
+
+// WaitRinging waits until an outgoing call is ringing at the far end (a
+// 180 Ringing reached the phone).
+func (p *baresipPhone) WaitRinging() ctrlMessage {
+	p.t.Helper()
+	return p.waitEvent("CALL_RINGING", "CALL_CLOSED")
+}
+
+// Hold puts the current call on hold: baresip sends a re-INVITE whose SDP
+// has a=sendonly.
+func (p *baresipPhone) Hold() {
+	p.t.Helper()
+	p.t.Logf("phone %s: putting the call on hold", p.cfg.Name)
+	p.mustCommand("hold", "")
+}
+
+// Resume takes the current call off hold: a re-INVITE with a=sendrecv.
+func (p *baresipPhone) Resume() {
+	p.t.Helper()
+	p.t.Logf("phone %s: resuming the call", p.cfg.Name)
+	p.mustCommand("resume", "")
+}
+
+// audioStats is what baresip's audio_debug command reports about the
+// current call's audio stream.
+type audioStats struct {
+	// RxTime is how much audio the phone has decoded from the RTP it
+	// received, TxTime how much it has encoded (baresip 1.0.0 keeps
+	// encoding while it does not send, e.g. on hold).
+	RxTime, TxTime time.Duration
+	// RxPackets counts the RTP packets received from all remote sources
+	// (RTCP member "rcvd"), TxPackets the RTP packets sent.
+	RxPackets, TxPackets int
+	// RxPipeline is the receive pipeline, e.g. "aubridge <--- sndfile <--- PCMU".
+	RxPipeline string
+}
+
+// AudioStats returns the current call's audio statistics. Unlike the
+// sndfile recordings they keep working after a re-INVITE: baresip 1.0.0
+// rebuilds its receive pipeline without the sndfile filter when it
+// processes one (hold, resume), so nothing received afterwards is
+// recorded.
+func (p *baresipPhone) AudioStats() audioStats {
+	p.t.Helper()
+	out := p.mustCommand("audio_debug", "")
+	var st audioStats
+	times := regexp.MustCompile(`(?m)^\s*time = ([0-9.]+) sec`).FindAllStringSubmatch(out, -1)
+	if len(times) != 2 {
+		p.t.Fatalf("phone %s: audio_debug shows %d \"time =\" lines, want 2 (tx, rx):\n%s", p.cfg.Name, len(times), out)
+	}
+	for i, d := range []*time.Duration{&st.TxTime, &st.RxTime} {
+		secs, err := strconv.ParseFloat(times[i][1], 64)
+		if err != nil {
+			p.t.Fatalf("phone %s: audio_debug: %v", p.cfg.Name, err)
+		}
+		*d = time.Duration(secs * float64(time.Second))
+	}
+	for _, m := range regexp.MustCompile(`\brcvd=(\d+)`).FindAllStringSubmatch(out, -1) {
+		n, _ := strconv.Atoi(m[1])
+		st.RxPackets += n
+	}
+	if m := regexp.MustCompile(`\bTX: packets=(\d+)`).FindStringSubmatch(out); m != nil {
+		st.TxPackets, _ = strconv.Atoi(m[1])
+	}
+	if m := regexp.MustCompile(`(?m)audio rx pipeline:\s*(.*?)\s*$`).FindStringSubmatch(out); m != nil {
+		st.RxPipeline = m[1]
+	}
+	return st
+}
+
+// sipTraceMessage is one SIP message from a phone's SIP trace.
+type sipTraceMessage struct {
+	Transport string // "udp", "tcp"
+	Src, Dst  string // "127.0.0.1:PORT"
+	StartLine string // "INVITE sip:... SIP/2.0" or "SIP/2.0 200 OK"
+	Headers   []string
+	Body      string
+}
+
+// IsRequest reports whether the message is a request of the given method.
+func (m sipTraceMessage) IsRequest(method string) bool {
+	return strings.HasPrefix(m.StartLine, method+" ")
+}
+
+// StatusCode is the status code of a response, or 0 for a request.
+func (m sipTraceMessage) StatusCode() int {
+	rest, ok := strings.CutPrefix(m.StartLine, "SIP/2.0 ")
+	if !ok {
+		return 0
+	}
+	code, _, _ := strings.Cut(rest, " ")
+	n, _ := strconv.Atoi(code)
+	return n
+}
+
+// Header returns the value of the first header with the given name (case
+// insensitive; the compact form is accepted too), or "".
+func (m sipTraceMessage) Header(name string) string {
+	compact := map[string]string{
+		"from": "f", "to": "t", "call-id": "i", "contact": "m", "via": "v",
+		"content-type": "c", "content-length": "l",
+	}[strings.ToLower(name)]
+	for _, h := range m.Headers {
+		n, v, ok := strings.Cut(h, ":")
+		if !ok {
+			continue
+		}
+		n = strings.TrimSpace(n)
+		if strings.EqualFold(n, name) || (compact != "" && strings.EqualFold(n, compact)) {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// CSeqMethod is the method named in the CSeq header ("INVITE", "BYE", ...).
+func (m sipTraceMessage) CSeqMethod() string {
+	f := strings.Fields(m.Header("CSeq"))
+	if len(f) != 2 {
+		return ""
+	}
+	return f[1]
+}
+
+func (m sipTraceMessage) String() string {
+	return fmt.Sprintf("%s %s -> %s: %s", strings.ToUpper(m.Transport), m.Src, m.Dst, m.StartLine)
+}
+
+// SIPTrace parses the phone's SIP trace (baresip -s) into messages, in
+// the order they were sent or received. baresip 1.0.0 prints each one as
+// a "TRANSPORT SRC -> DST" line, the message (CRLF line ends, blank line,
+// body) and an ANSI colour reset.
+func (p *baresipPhone) SIPTrace() []sipTraceMessage {
+	p.t.Helper()
+	log, err := os.ReadFile(p.LogPath)
+	if err != nil {
+		p.t.Fatalf("phone %s: reading log: %v", p.cfg.Name, err)
+	}
+	ansiEscape := regexp.MustCompile(`\x1b\[[0-9;]*m`)
+	hop := regexp.MustCompile(`^(UDP|TCP|TLS) (\S+) -> (\S+)$`)
+	var (
+		out    []sipTraceMessage
+		cur    *sipTraceMessage
+		inBody bool
+	)
+	flush := func() {
+		if cur != nil && cur.StartLine != "" {
+			out = append(out, *cur)
+		}
+		cur = nil
+	}
+	for _, raw := range strings.Split(string(log), "\n") {
+		end := strings.Contains(raw, "\x1b[;m") // colour reset closes a message
+		line := strings.TrimRight(ansiEscape.ReplaceAllString(raw, ""), "\r")
+		if m := hop.FindStringSubmatch(line); m != nil {
+			flush()
+			cur = &sipTraceMessage{Transport: strings.ToLower(m[1]), Src: m[2], Dst: m[3]}
+			inBody = false
+			continue
+		}
+		if cur == nil {
+			continue
+		}
+		switch {
+		case end && line == "":
+			// the reset on its own line: nothing to add
+		case cur.StartLine == "":
+			cur.StartLine = line
+		case inBody:
+			cur.Body += line + "\n"
+		case line == "":
+			inBody = true
+		default:
+			cur.Headers = append(cur.Headers, line)
+		}
+		if end {
+			flush()
+		}
+	}
+	flush()
+	return out
 }
 
 // Recordings returns the sndfile dumps of the audio this phone received
