@@ -39,6 +39,9 @@ type Config struct {
 	DataDir string
 	// SoundsDir, when set, holds prompts that replace built-in ones by name.
 	SoundsDir string
+	// PINLockout is the window for counting wrong voicemail PINs and how long
+	// a box stays locked (DefaultPINLockout when zero).
+	PINLockout time.Duration
 	// MWIUnsolicited also lights the lamps of phones that never SUBSCRIBE.
 	MWIUnsolicited bool
 	// OnBoxChanged, when set, hears about every change to a box's messages
@@ -65,6 +68,9 @@ const UserAgent = "Frontdesk"
 func New(cfg Config, st *store.Store) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.PINLockout <= 0 {
+		cfg.PINLockout = DefaultPINLockout
 	}
 	if cfg.Realm == "" {
 		cfg.Realm = sipauth.DefaultRealm
@@ -166,7 +172,7 @@ func New(cfg Config, st *store.Store) (*Server, error) {
 	lamps := newMWI(st, auth, client, contact, cfg.Logger, cfg.MWIUnsolicited)
 	info := &infoDigits{}
 	s.vm = &voicemail{
-		store: st, log: cfg.Logger, dataDir: cfg.DataDir, now: time.Now, info: info,
+		store: st, log: cfg.Logger, dataDir: cfg.DataDir, now: time.Now, info: info, lockout: cfg.PINLockout,
 		prompts: media.NewPrompts(embed.Prompts(), cfg.SoundsDir, "en"),
 		changed: func(box string) {
 			lamps.boxChanged(box)

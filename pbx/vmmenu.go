@@ -103,8 +103,9 @@ func (s *menuSession) run(rest string) error {
 	return s.mainMenu()
 }
 
-// login asks for the PIN up to three times. Ten wrong PINs in fifteen
-// minutes, from any caller, lock the box for fifteen minutes.
+// login asks for the PIN up to three times. Ten wrong PINs within the
+// lockout time (15 minutes by default), from any caller, lock the box for
+// that long.
 func (s *menuSession) login() (bool, error) {
 	for attempt := 1; attempt <= pinAttempts; attempt++ {
 		if box, err := s.v.store.Box(s.ctx, s.box.Number); err == nil && box.LockedUntil.After(s.v.now()) {
@@ -124,13 +125,13 @@ func (s *menuSession) login() (bool, error) {
 			return true, nil
 		}
 		now := s.v.now()
-		n, err := s.v.store.RecordPINFailure(context.WithoutCancel(s.ctx), s.box.Number, s.source, now, lockoutWindow)
+		n, err := s.v.store.RecordPINFailure(context.WithoutCancel(s.ctx), s.box.Number, s.source, now, s.v.lockout)
 		if err != nil {
 			return false, err
 		}
-		s.audit("vm.wrong_pin", 0, fmt.Sprintf("from %s, %d in %s", s.source, n, lockoutWindow))
+		s.audit("vm.wrong_pin", 0, fmt.Sprintf("from %s, %d in %s", s.source, n, s.v.lockout))
 		if n >= lockoutFailures {
-			until := now.Add(lockoutTime)
+			until := now.Add(s.v.lockout)
 			if err := s.v.store.LockBox(context.WithoutCancel(s.ctx), s.box.Number, until); err != nil {
 				return false, err
 			}

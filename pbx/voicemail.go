@@ -33,8 +33,9 @@ const (
 	digitTimeout    = 6 * time.Second
 	pinAttempts     = 3
 	lockoutFailures = 10
-	lockoutWindow   = 15 * time.Minute
-	lockoutTime     = 15 * time.Minute
+	// DefaultPINLockout is both the window wrong PINs are counted over and
+	// how long a box then stays locked.
+	DefaultPINLockout = 15 * time.Minute
 )
 
 // Data-dir subdirectories.
@@ -54,6 +55,8 @@ type voicemail struct {
 	changed func(box string)
 	// info routes SIP INFO digits to sessions.
 	info *infoDigits
+	// lockout is the wrong-PIN window and lock time.
+	lockout time.Duration
 }
 
 // boxChanged tells the lamps (and mail queue) a box changed.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"time"
 
 	"github.com/emiago/diago/media"
 	"github.com/emiago/sipgo/sip"
@@ -25,6 +26,7 @@ type serveFlags struct {
 	sipDigest      string
 	soundsDir      string
 	mwiUnsolicited bool
+	pinLockout     time.Duration
 }
 
 func newServeCommand(g *globalFlags) *cobra.Command {
@@ -44,6 +46,7 @@ func newServeCommand(g *globalFlags) *cobra.Command {
 	fl.StringVar(&f.publicIP, "public-ip", "", "address phones reach this server at, when it is behind NAT")
 	fl.StringVar(&f.soundsDir, "sounds-dir", "", "directory of WAV prompts that replace built-in ones by name (e.g. en/vm-goodbye.wav)")
 	fl.BoolVar(&f.mwiUnsolicited, "mwi-unsolicited", false, "also send message-waiting NOTIFYs to phones that never subscribe")
+	fl.DurationVar(&f.pinLockout, "pin-lockout", pbx.DefaultPINLockout, "window for counting wrong voicemail PINs, and how long a box then stays locked")
 	fl.StringVar(&f.sipDigest, "sip-digest", "MD5", "digest algorithms offered to phones, in order: MD5, SHA-256 or SHA-256,MD5 (many phones fail when offered SHA-256)")
 	return cmd
 }
@@ -73,7 +76,7 @@ func serve(ctx context.Context, g *globalFlags, f *serveFlags, stdout, stderr io
 	phones, err := pbx.New(pbx.Config{
 		SIPListen: f.sipListen, PublicIP: f.publicIP, RTPPortMin: lo, RTPPortMax: hi, Logger: log,
 		DigestAlgorithms: digestAlgorithms,
-		DataDir:          g.dataDir, SoundsDir: f.soundsDir, MWIUnsolicited: f.mwiUnsolicited,
+		DataDir:          g.dataDir, SoundsDir: f.soundsDir, MWIUnsolicited: f.mwiUnsolicited, PINLockout: f.pinLockout,
 	}, st)
 	if err != nil {
 		return err
