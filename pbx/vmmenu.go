@@ -22,6 +22,9 @@ const VoicemailCode = "*56"
 
 var pinPattern = regexp.MustCompile(`^[0-9]{4,10}$`)
 
+// ValidPIN reports whether pin is a usable voicemail PIN: 4 to 10 digits.
+func ValidPIN(pin string) bool { return pinPattern.MatchString(pin) }
+
 // menuSession is one caller inside the *56 menu.
 type menuSession struct {
 	v      *voicemail
@@ -429,7 +432,7 @@ func (s *menuSession) changePIN() error {
 	if err != nil {
 		return err
 	}
-	if first != second || !pinPattern.MatchString(first) {
+	if first != second || !ValidPIN(first) {
 		return s.say("vm-pin-mismatch")
 	}
 	hash, err := secret.Hash(first)

@@ -187,3 +187,37 @@ func (s *Store) RemoveExtension(ctx context.Context, number string) error {
 	}
 	return nil
 }
+
+// SetVoicemail turns an extension's personal box on or off. Turning it on
+// creates the box (with pinHash) when it doesn't exist yet, and reports so;
+// turning it off only stops calls going there, so no message is lost.
+func (s *Store) SetVoicemail(ctx context.Context, number string, on bool, pinHash string) (created bool, err error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("voicemail of %s: %w", number, err)
+	}
+	defer tx.Rollback()
+	e, err := scanExtension(tx.QueryRowContext(ctx, `SELECT `+extensionColumns+` FROM extensions WHERE number = ?`, number))
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, fmt.Errorf("extension %s: %w", number, ErrNotFound)
+	}
+	if err != nil {
+		return false, fmt.Errorf("voicemail of %s: %w", number, err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE extensions SET voicemail = ?, updated_at = ? WHERE number = ?`, on, time.Now().Unix(), number); err != nil {
+		return false, fmt.Errorf("voicemail of %s: %w", number, err)
+	}
+	if on {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM voicemail_boxes WHERE owner = ?`, number).Scan(&n); err != nil {
+			return false, fmt.Errorf("voicemail of %s: %w", number, err)
+		}
+		if n == 0 {
+			if err := insertBox(ctx, tx, Box{Number: number, Name: e.Name, Kind: BoxPersonal, Owner: number, PINHash: pinHash}); err != nil {
+				return false, err
+			}
+			created = true
+		}
+	}
+	return created, tx.Commit()
+}

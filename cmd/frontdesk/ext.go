@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/frontdesk-pbx/frontdesk/pbx"
 	"github.com/frontdesk-pbx/frontdesk/pbx/sipauth"
 	"github.com/frontdesk-pbx/frontdesk/store"
 	"github.com/frontdesk-pbx/frontdesk/store/secret"
@@ -48,9 +49,6 @@ func secretOrGenerated(given string) (string, bool, error) {
 	return given, false, nil
 }
 
-// pinPattern: voicemail PINs are 4 to 10 digits.
-var pinPattern = regexp.MustCompile(`^[0-9]{4,10}$`)
-
 // pinOrGenerated checks a PIN, or makes a 6-digit one when none is given,
 // and returns it with its hash.
 func pinOrGenerated(given string) (pin, hash string, generated bool, err error) {
@@ -59,7 +57,7 @@ func pinOrGenerated(given string) (pin, hash string, generated bool, err error) 
 			return "", "", false, err
 		}
 		generated = true
-	} else if !pinPattern.MatchString(given) {
+	} else if !pbx.ValidPIN(given) {
 		return "", "", false, fmt.Errorf("PIN must be 4 to 10 digits")
 	}
 	hash, err = secret.Hash(given)
@@ -176,7 +174,8 @@ func newExtListCommand(g *globalFlags) *cobra.Command {
 func newExtSetCommand(g *globalFlags) *cobra.Command {
 	var name, sipSecret string
 	var ring int
-	var newSecret bool
+	var newSecret, voicemail bool
+	fwd := &forwardFlags{}
 	cmd := &cobra.Command{
 		Use:   "set NUMBER [--name NAME] [--secret S | --new-secret] [--ring-seconds N]",
 		Short: "Change an extension; a new secret logs out its registered devices",
@@ -209,20 +208,39 @@ func newExtSetCommand(g *globalFlags) *cobra.Command {
 				h := sipauth.HashSecret(number, sipauth.DefaultRealm, sipSecret)
 				u.Credentials = &store.Credentials{Realm: sipauth.DefaultRealm, HA1MD5: h.HA1MD5, HA1SHA256: h.HA1SHA256}
 			}
-			if u == (store.ExtensionUpdate{}) {
-				return fmt.Errorf("nothing to change: give --name, --secret, --new-secret or --ring-seconds")
-			}
 			st, err := g.openStore(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			if err := st.UpdateExtension(cmd.Context(), number, u); err != nil {
-				return friendly(err)
+			if err := fwd.apply(cmd, st, &u); err != nil {
+				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "extension %s updated\n", number)
+			if u == (store.ExtensionUpdate{}) && !fl.Changed("voicemail") {
+				return fmt.Errorf("nothing to change: give --name, --secret, --new-secret, --ring-seconds, --voicemail or a --forward-* flag")
+			}
+			out := cmd.OutOrStdout()
+			if u != (store.ExtensionUpdate{}) {
+				if err := st.UpdateExtension(cmd.Context(), number, u); err != nil {
+					return friendly(err)
+				}
+			}
+			if fl.Changed("voicemail") {
+				pin, hash, _, err := pinOrGenerated("")
+				if err != nil {
+					return err
+				}
+				created, err := st.SetVoicemail(cmd.Context(), number, voicemail, hash)
+				if err != nil {
+					return friendly(err)
+				}
+				if created {
+					fmt.Fprintf(out, "personal voicemail box %s created\nVoicemail PIN: %s\n", number, pin)
+				}
+			}
+			fmt.Fprintf(out, "extension %s updated\n", number)
 			if generated {
-				fmt.Fprintf(cmd.OutOrStdout(), "SIP password: %s\n", sipSecret)
+				fmt.Fprintf(out, "SIP password: %s\n", sipSecret)
 			}
 			return nil
 		},
@@ -230,6 +248,8 @@ func newExtSetCommand(g *globalFlags) *cobra.Command {
 	cmd.Flags().StringVar(&name, "name", "", "new name")
 	cmd.Flags().StringVar(&sipSecret, "secret", "", "new SIP password")
 	cmd.Flags().BoolVar(&newSecret, "new-secret", false, "generate a new SIP password and print it")
+	cmd.Flags().BoolVar(&voicemail, "voicemail", true, "personal voicemail box on or off (off keeps its messages)")
+	fwd.register(cmd)
 	cmd.Flags().IntVar(&ring, "ring-seconds", store.DefaultRingSeconds, "seconds to ring before a call counts as unanswered")
 	return cmd
 }
@@ -252,4 +272,47 @@ func newExtRmCommand(g *globalFlags) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// forwardFlags set where an extension's unanswered calls go.
+type forwardFlags struct {
+	noAnswer, busy, unavailable string
+}
+
+func (f *forwardFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.noAnswer, "forward-no-answer", "", "where unanswered calls go, e.g. vm:600 (empty: own voicemail box)")
+	fl.StringVar(&f.busy, "forward-busy", "", "where calls go when busy (empty: own voicemail box)")
+	fl.StringVar(&f.unavailable, "forward-unavailable", "", "where calls go when no phone is registered (empty: own voicemail box)")
+}
+
+// apply checks each forward given (the box must exist) and adds it to u.
+func (f *forwardFlags) apply(cmd *cobra.Command, st *store.Store, u *store.ExtensionUpdate) error {
+	for _, x := range []struct {
+		flag  string
+		value string
+		dst   **string
+	}{
+		{"forward-no-answer", f.noAnswer, &u.ForwardNoAnswer},
+		{"forward-busy", f.busy, &u.ForwardBusy},
+		{"forward-unavailable", f.unavailable, &u.ForwardUnavailable},
+	} {
+		if !cmd.Flags().Changed(x.flag) {
+			continue
+		}
+		if x.value != "" {
+			d, err := pbx.ParseDestination(x.value)
+			if err != nil {
+				return fmt.Errorf("--%s: %w", x.flag, err)
+			}
+			if d.Kind == pbx.DestVoicemail {
+				if _, err := st.Box(cmd.Context(), d.Number); err != nil {
+					return fmt.Errorf("--%s: %w", x.flag, friendly(err))
+				}
+			}
+		}
+		v := x.value
+		*x.dst = &v
+	}
+	return nil
 }
