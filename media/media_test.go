@@ -234,3 +234,30 @@ func FuzzReadWAV(f *testing.F) {
 		}
 	})
 }
+
+func TestAsteriskSoundNames(t *testing.T) {
+	tests := []struct{ ours, theirs string }{
+		{"digit-7", "digits/7"},
+		{"n-40", "digits/40"},
+		{"month-1", "digits/mon-0"},
+		{"day-3", "digits/day-3"},
+		{"ord-21", "digits/h-21"},
+		{"vm-goodbye", "vm-goodbye"},
+		{"vm-enter-pin", "vm-password"},
+	}
+	for _, tc := range tests {
+		if got, ok := AsteriskName(tc.ours); !ok || got != tc.theirs {
+			t.Errorf("AsteriskName(%s) = %q, %v; want %q", tc.ours, got, ok, tc.theirs)
+		}
+	}
+	// A sounds dir laid out like Asterisk's is used.
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "en", "digits"), 0o755)
+	f, _ := os.Create(filepath.Join(dir, "en", "digits", "5.wav"))
+	WriteWAV(f, Audio{Rate: 8000, Samples: Tone(300, 0.25, 8000, 0.3)})
+	f.Close()
+	a, err := NewPrompts(fstest.MapFS{}, dir, "en").Get("digit-5")
+	if err != nil || len(a.Samples) != 2000 {
+		t.Fatalf("digit-5 from an Asterisk-style dir: %v, %d samples", err, len(a.Samples))
+	}
+}

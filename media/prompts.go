@@ -6,6 +6,7 @@ import (
 	"os"
 	"path"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -48,7 +49,11 @@ func (p *Prompts) Get(name string) (Audio, error) {
 func (p *Prompts) load(name string) (Audio, error) {
 	file := name + ".wav"
 	if p.dir != "" {
-		for _, candidate := range []string{path.Join(p.dir, p.lang, file), path.Join(p.dir, file)} {
+		candidates := []string{path.Join(p.dir, p.lang, file), path.Join(p.dir, file)}
+		if a, ok := AsteriskName(name); ok {
+			candidates = append(candidates, path.Join(p.dir, p.lang, a+".wav"), path.Join(p.dir, a+".wav"))
+		}
+		for _, candidate := range candidates {
 			if _, err := os.Stat(candidate); err == nil {
 				return ReadWAVFile(candidate)
 			}
@@ -150,4 +155,64 @@ func DateTimeWords(t time.Time) []string {
 		return append(out, "time-am")
 	}
 	return append(out, "time-pm")
+}
+
+// asteriskNames maps our prompt names to the files of Asterisk's core sound
+// set (Debian's asterisk-core-sounds-en-wav), so --sounds-dir can point at
+// /usr/share/asterisk/sounds and its recordings are used where they fit.
+var asteriskNames = map[string]string{
+	"vm-leave-message":   "vm-intro",
+	"vm-not-available":   "vm-isunavail",
+	"vm-mailbox":         "vm-theperson",
+	"vm-extension":       "vm-extension",
+	"vm-message-saved":   "vm-msgsaved",
+	"vm-enter-box":       "vm-login",
+	"vm-enter-pin":       "vm-password",
+	"vm-wrong-pin":       "vm-incorrect",
+	"vm-you-have":        "vm-youhave",
+	"vm-new":             "vm-INBOX",
+	"vm-saved":           "vm-Old",
+	"vm-message":         "vm-message",
+	"vm-messages":        "vm-messages",
+	"vm-and":             "vm-and",
+	"vm-no-messages":     "vm-nomore",
+	"vm-first-message":   "vm-first",
+	"vm-next-message":    "vm-next",
+	"vm-no-more":         "vm-nomore",
+	"vm-deleted":         "vm-deleted",
+	"vm-received-from":   "vm-from",
+	"vm-received-at":     "vm-received",
+	"vm-record-greeting": "vm-rec-unv",
+	"vm-new-pin":         "vm-newpassword",
+	"vm-repeat-pin":      "vm-reenterpassword",
+	"vm-pin-changed":     "vm-passchanged",
+	"vm-pin-mismatch":    "vm-mismatch",
+	"vm-invalid":         "vm-sorry",
+	"vm-goodbye":         "vm-goodbye",
+	"n-hundred":          "digits/hundred",
+	"n-oh":               "digits/oh",
+	"n-oclock":           "digits/oclock",
+	"time-am":            "digits/a-m",
+	"time-pm":            "digits/p-m",
+}
+
+// AsteriskName is the Asterisk sound file (without .wav) for one of our
+// prompts, when there is one.
+func AsteriskName(name string) (string, bool) {
+	if a, ok := asteriskNames[name]; ok {
+		return a, true
+	}
+	for prefix, dir := range map[string]string{"digit-": "digits/", "n-": "digits/", "day-": "digits/day-", "ord-": "digits/h-"} {
+		if rest, ok := strings.CutPrefix(name, prefix); ok {
+			if _, err := strconv.Atoi(rest); err == nil {
+				return dir + rest, true
+			}
+		}
+	}
+	if rest, ok := strings.CutPrefix(name, "month-"); ok {
+		if m, err := strconv.Atoi(rest); err == nil {
+			return "digits/mon-" + strconv.Itoa(m-1), true // Asterisk counts months from 0
+		}
+	}
+	return "", false
 }
