@@ -116,6 +116,8 @@ func (v *voicemail) deposit(ds *diago.DialogServerSession, box store.Box, caller
 		return store.CallFailed
 	}
 	reason := v.record(ctx, cm, rec, box)
+	received, expected := rtpCounts(ds)
+	log = log.With("rtp_received", received, "rtp_expected", expected)
 	id, seconds, err := v.finishRecording(ctx, rec, box)
 	switch {
 	case errors.Is(err, errTooShort):
@@ -130,6 +132,21 @@ func (v *voicemail) deposit(ds *diago.DialogServerSession, box store.Box, caller
 	log.Info("voicemail: message saved", "message", id, "seconds", fmt.Sprintf("%.1f", seconds), "ended_by", reason)
 	v.sayAndHangUp(ctx, cm, "vm-message-saved")
 	return store.CallAnswered
+}
+
+// rtpCounts reads how many RTP packets arrived from the caller and how many
+// the sequence numbers say were sent (the difference is loss).
+func rtpCounts(ds *diago.DialogServerSession) (received, expected uint64) {
+	rs := ds.RTPSession()
+	if rs == nil {
+		return 0, 0
+	}
+	st := rs.ReadStats()
+	if st.PacketsCount == 0 {
+		return 0, 0
+	}
+	// 16-bit sequence numbers wrap; a message is far shorter than 65536 packets.
+	return st.PacketsCount, uint64(st.LastSequenceNumber-st.FirstPktSequenceNumber) + 1
 }
 
 func (v *voicemail) sayAndHangUp(ctx context.Context, cm *callMedia, prompt string) {
