@@ -716,3 +716,37 @@ func TestSippHoldByReinvite(t *testing.T) {
 		t.Logf("the PBX answered the hold re-INVITE itself")
 	}
 }
+
+// A phone behind NAT registers with a private Via and Contact; the PBX must
+// reach it at the address its REGISTER came from (rport/received), so the
+// call for it arrives at sipp's real port and the CANCEL follows it there.
+func TestSippNATContactReachedAtSource(t *testing.T) {
+	sippRequire(t)
+	srv := sippStartServerWith(t, map[string]string{"101": "Alice", "102": "Bob"})
+	callerPort, calleePort := freePort(t), freePort(t)
+	reg := sippExec(t, sippRun{
+		Name: "register-nat-102", Scenario: "register_nat.xml", Remote: srv.SIPAddr, Port: calleePort,
+		Transport: "u1", Service: "102", AuthUser: "102", AuthPass: sippTestSecret("102"),
+	})
+	sippMustPass(t, reg)
+	sippRegister(t, srv, "101", callerPort, "u1")
+
+	callee := sippStart(t, sippRun{Name: "callee-102", Scenario: "uas_ring_cancel.xml", Port: calleePort, Service: "102"})
+	sippWaitBound(t, calleePort, false, 5*time.Second)
+	caller := sippExec(t, sippRun{
+		Name: "caller-101", Scenario: "uac_cancel.xml", Remote: srv.SIPAddr, Port: callerPort, Service: "102",
+		AuthUser: "101", AuthPass: sippTestSecret("101"), Keys: map[string]string{"caller": "101"},
+	})
+	calleeRes := callee.Wait()
+	if caller.ExitCode != 0 || calleeRes.ExitCode != 0 {
+		t.Fatalf("call to a NATed phone failed: caller exit %d, callee exit %d\n%s\n%s",
+			caller.ExitCode, calleeRes.ExitCode, caller.Report(), calleeRes.Report())
+	}
+	invites := calleeRes.Received("INVITE ")
+	if len(invites) == 0 {
+		t.Fatalf("the NATed phone never received the INVITE\n%s", calleeRes.Report())
+	}
+	if !strings.Contains(invites[0].FirstLine(), fmt.Sprintf("127.0.0.1:%d", calleePort)) {
+		t.Errorf("INVITE Request-URI %q: want the source address 127.0.0.1:%d, not the private Contact", invites[0].FirstLine(), calleePort)
+	}
+}
