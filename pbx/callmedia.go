@@ -27,6 +27,11 @@ type callMedia struct {
 
 	mu   sync.Mutex
 	sink func([]int16) // receives decoded audio while recording
+
+	// reading is held around each read of the stream; pause takes it for
+	// good when a bridge takes over the caller's audio.
+	reading sync.Mutex
+	paused  bool
 }
 
 // startCallMedia answers nothing itself: ds must be answered already.
@@ -57,7 +62,13 @@ func (m *callMedia) read(r io.Reader) {
 	buf := make([]byte, dmedia.RTPBufSize)
 	var pcm []int16
 	for {
+		m.reading.Lock()
+		if m.paused {
+			m.reading.Unlock()
+			return
+		}
 		n, err := r.Read(buf)
+		m.reading.Unlock()
 		if err != nil {
 			return
 		}
@@ -72,6 +83,23 @@ func (m *callMedia) read(r io.Reader) {
 			pcm = media.DecodeG711(pcm[:0], buf[:n], m.alaw)
 			sink(pcm)
 		}
+	}
+}
+
+// pause stops reading the caller's stream so something else (a bridge) can.
+// It waits for the read in progress, at most a moment: phones send a packet
+// every 20 ms.
+func (m *callMedia) pause() {
+	locked := make(chan struct{})
+	go func() {
+		m.reading.Lock()
+		m.paused = true
+		m.reading.Unlock()
+		close(locked)
+	}()
+	select {
+	case <-locked:
+	case <-time.After(200 * time.Millisecond):
 	}
 }
 

@@ -79,7 +79,7 @@ func (b *b2bua) serve(ds *diago.DialogServerSession) {
 	case strings.HasPrefix(target, VoicemailCode):
 		status = b.vm.menu(ds, caller, strings.TrimPrefix(target, VoicemailCode))
 	case err == nil && box.Kind == store.BoxShared:
-		status = b.vm.deposit(ds, box, caller.Number, caller.Name, target)
+		status = b.vm.deposit(ds, box, caller, target)
 	default:
 		status, hangupBy = b.connect(ds, caller, target, id, log)
 	}
@@ -153,32 +153,7 @@ func (b *b2bua) connect(ds *diago.DialogServerSession, caller store.Extension, t
 
 	ringCtx, stopRinging := context.WithTimeout(ctx, time.Duration(callee.RingSeconds)*time.Second)
 	defer stopRinging()
-	var ringOnce sync.Once
-	ringing := func() { ringOnce.Do(func() { _ = ds.Ringing() }) }
-
-	legs := make(chan leg, len(devices))
-	for _, d := range devices {
-		go func() { legs <- b.ring(ringCtx, ds, caller, d, ringing) }()
-	}
-
-	var answered *diago.DialogClientSession
-	var codes []int
-	received := 0
-	for received < len(devices) {
-		l := <-legs
-		received++
-		if l.err == nil {
-			answered = l.dc
-			break
-		}
-		if l.code != 0 {
-			codes = append(codes, l.code)
-		}
-		log.Debug("device did not answer", "code", l.code, "error", l.err)
-	}
-	// Stop the other devices ringing; hang up any that answered at the same time.
-	stopRinging()
-	go drainLegs(legs, len(devices)-received, b.log)
+	answered, codes := b.ringDevices(ringCtx, ds, caller, devices, log)
 
 	if answered == nil {
 		switch {
@@ -195,7 +170,51 @@ func (b *b2bua) connect(ds *diago.DialogServerSession, caller store.Extension, t
 		}
 	}
 	defer answered.Close()
+	chosen := answered.MediaSession().CommonCodecs()
+	if err := ds.AnswerOptions(diago.AnswerOptions{Codecs: chosen, RTPNAT: media.RTPNATSymetric}); err != nil {
+		log.Warn("answer caller", "error", err)
+		_ = answered.Ack(context.Background())
+		_ = answered.Hangup(context.Background())
+		if ctx.Err() != nil {
+			return store.CallCanceled, "caller"
+		}
+		return store.CallFailed, ""
+	}
 	return b.bridge(ds, answered, id, log)
+}
+
+// ringDevices rings every device at once and returns the first to answer
+// (nil if none did before ctx ended) and the final codes of those that
+// refused. Devices still ringing are cancelled; any that answered at the
+// same moment are hung up.
+func (b *b2bua) ringDevices(ctx context.Context, ds *diago.DialogServerSession, caller store.Extension, devices []store.Binding, log *slog.Logger) (*diago.DialogClientSession, []int) {
+	ringCtx, stopRinging := context.WithCancel(ctx)
+	defer stopRinging()
+	var ringOnce sync.Once
+	ringing := func() { ringOnce.Do(func() { _ = ds.Ringing() }) }
+
+	legs := make(chan leg, len(devices))
+	for _, d := range devices {
+		go func() { legs <- b.ring(ringCtx, ds, caller, d, ringing) }()
+	}
+	var answered *diago.DialogClientSession
+	var codes []int
+	received := 0
+	for received < len(devices) {
+		l := <-legs
+		received++
+		if l.err == nil {
+			answered = l.dc
+			break
+		}
+		if l.code != 0 {
+			codes = append(codes, l.code)
+		}
+		log.Debug("device did not answer", "code", l.code, "error", l.err)
+	}
+	stopRinging()
+	go drainLegs(legs, len(devices)-received, b.log)
+	return answered, codes
 }
 
 // forwardFor is where an extension's unanswered call goes for a status:
@@ -222,6 +241,37 @@ func forwardFor(callee store.Extension, status string) (Destination, bool) {
 	return d, err == nil
 }
 
+// operator connects a caller who is already in voicemail (they pressed 0
+// during the greeting) to the box's operator extension. It reports false,
+// leaving the caller in voicemail, when nobody answers there.
+func (b *b2bua) operator(ds *diago.DialogServerSession, cm *callMedia, caller store.Extension, dest Destination) (string, bool) {
+	log := b.log.With("from", caller.Number, "operator", dest.String())
+	if dest.Kind != DestExtension {
+		log.Warn("operator destination not supported yet")
+		return "", false
+	}
+	ctx := ds.Context()
+	op, err := b.store.Extension(ctx, dest.Number)
+	if err != nil {
+		return "", false
+	}
+	devices, err := b.store.Bindings(ctx, op.Number, b.now())
+	if err != nil || len(devices) == 0 {
+		return "", false
+	}
+	ringCtx, cancel := context.WithTimeout(ctx, time.Duration(op.RingSeconds)*time.Second)
+	defer cancel()
+	answered, _ := b.ringDevices(ringCtx, ds, caller, devices, log)
+	if answered == nil {
+		return "", false
+	}
+	defer answered.Close()
+	cm.pause() // the bridge reads the caller's audio from now on
+	log.Info("voicemail caller transferred to the operator")
+	status, _ := b.bridge(ds, answered, 0, log)
+	return status, true
+}
+
 // forward sends an unanswered call on. Only voicemail destinations exist so
 // far; it reports false for the rest, and the caller gets the plain refusal.
 func (b *b2bua) forward(ds *diago.DialogServerSession, caller store.Extension, called string, dest Destination, log *slog.Logger) (string, bool) {
@@ -235,7 +285,7 @@ func (b *b2bua) forward(ds *diago.DialogServerSession, caller store.Extension, c
 		return "", false
 	}
 	log.Info("call forwarded", "destination", dest.String())
-	return b.vm.deposit(ds, box, caller.Number, caller.Name, called), true
+	return b.vm.deposit(ds, box, caller, called), true
 }
 
 // ring sends one INVITE to one device and waits for its final answer.
@@ -288,22 +338,14 @@ func (b *b2bua) ring(ctx context.Context, ds *diago.DialogServerSession, caller 
 	return leg{dc: dc}
 }
 
-// bridge answers the caller with the codec the callee chose, relays media
-// between the two legs and waits for a hangup on either side.
+// bridge relays media between the answered caller leg and the callee leg
+// and waits for a hangup on either side.
 func (b *b2bua) bridge(ds *diago.DialogServerSession, dc *diago.DialogClientSession, id int64, log *slog.Logger) (status, hangupBy string) {
 	ctx := ds.Context()
-	chosen := dc.MediaSession().CommonCodecs()
-	if err := ds.AnswerOptions(diago.AnswerOptions{Codecs: chosen, RTPNAT: media.RTPNATSymetric}); err != nil {
-		log.Warn("answer caller", "error", err)
-		_ = dc.Ack(context.Background())
-		_ = dc.Hangup(context.Background())
-		if ctx.Err() != nil {
-			return store.CallCanceled, "caller"
+	if id != 0 {
+		if err := b.store.CallAnswered(context.Background(), id, b.now()); err != nil {
+			log.Error("call log", "error", err)
 		}
-		return store.CallFailed, ""
-	}
-	if err := b.store.CallAnswered(context.Background(), id, b.now()); err != nil {
-		log.Error("call log", "error", err)
 	}
 	br := diago.NewBridge()
 	br.DTMFpass = true // RFC 4733 telephone-events pass through to the other side

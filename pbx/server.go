@@ -182,6 +182,7 @@ func New(cfg Config, st *store.Store) (*Server, error) {
 		},
 	}
 	s.calls = &b2bua{store: st, auth: auth, dg: dg, log: cfg.Logger, now: time.Now, vm: s.vm, mediaIP: mediaIP, externalIP: externalIP}
+	s.vm.operator = s.calls.operator
 
 	// diago installed its INVITE/ACK/BYE/CANCEL handlers; the rest are ours.
 	srv.OnRegister(guard(cfg.Logger, reg.handle))

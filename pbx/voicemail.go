@@ -57,6 +57,9 @@ type voicemail struct {
 	info *infoDigits
 	// lockout is the wrong-PIN window and lock time.
 	lockout time.Duration
+	// operator connects a caller who pressed 0 to the box's operator; false
+	// when nobody took the call there.
+	operator func(ds *diago.DialogServerSession, cm *callMedia, caller store.Extension, dest Destination) (string, bool)
 }
 
 // boxChanged tells the lamps (and mail queue) a box changed.
@@ -87,7 +90,8 @@ func (v *voicemail) answer(ds *diago.DialogServerSession) (*callMedia, error) {
 
 // deposit answers the call and records a message in box. It returns the
 // call-log status.
-func (v *voicemail) deposit(ds *diago.DialogServerSession, box store.Box, callerNumber, callerName, called string) string {
+func (v *voicemail) deposit(ds *diago.DialogServerSession, box store.Box, caller store.Extension, called string) string {
+	callerNumber, callerName := caller.Number, caller.Name
 	ctx := ds.Context()
 	log := v.log.With("box", box.Number, "caller", callerNumber)
 	cm, err := v.answer(ds)
@@ -100,13 +104,17 @@ func (v *voicemail) deposit(ds *diago.DialogServerSession, box store.Box, caller
 		log.Warn("voicemail: greeting", "error", err)
 	}
 	if d, err := cm.play(ctx, greeting, true); err != nil {
-		return store.CallCanceled
-	} else if d == '0' && box.Operator != "" {
-		// Operator transfer arrives with routing; until then 0 just skips on.
-		log.Info("voicemail: caller pressed 0 for the operator", "operator", box.Operator)
+		return store.CallVoicemail
+	} else if d == '0' && box.Operator != "" && v.operator != nil {
+		if dest, err := ParseDestination(box.Operator); err == nil {
+			if status, ok := v.operator(ds, cm, caller, dest); ok {
+				return status
+			}
+		}
+		log.Info("voicemail: operator did not answer, taking a message", "operator", box.Operator)
 	}
 	if _, err := cm.play(ctx, media.Audio{Rate: media.SampleRate, Samples: media.Tone(beepHz, 0.3, media.SampleRate, 0.4)}, false); err != nil {
-		return store.CallCanceled
+		return store.CallVoicemail
 	}
 
 	rec, err := v.startRecording(box.Number, callerNumber, callerName, called)
@@ -123,7 +131,7 @@ func (v *voicemail) deposit(ds *diago.DialogServerSession, box store.Box, caller
 	case errors.Is(err, errTooShort):
 		log.Info("voicemail: message too short, discarded", "seconds", seconds, "ended_by", reason)
 		v.sayAndHangUp(ctx, cm, "vm-too-short")
-		return store.CallAnswered
+		return store.CallVoicemail
 	case err != nil:
 		log.Error("voicemail: message not saved", "error", err)
 		v.sayAndHangUp(ctx, cm, "vm-sorry-error")
@@ -131,7 +139,7 @@ func (v *voicemail) deposit(ds *diago.DialogServerSession, box store.Box, caller
 	}
 	log.Info("voicemail: message saved", "message", id, "seconds", fmt.Sprintf("%.1f", seconds), "ended_by", reason)
 	v.sayAndHangUp(ctx, cm, "vm-message-saved")
-	return store.CallAnswered
+	return store.CallVoicemail
 }
 
 // rtpCounts reads how many RTP packets arrived from the caller and how many

@@ -17,6 +17,7 @@ const (
 	CallUnavailable = "unavailable"
 	CallNotFound    = "not-found"
 	CallFailed      = "failed"
+	CallVoicemail   = "voicemail" // answered by a voicemail box
 )
 
 // Call is one row of the call log.
@@ -52,7 +53,8 @@ func (s *Store) CallAnswered(ctx context.Context, id int64, at time.Time) error 
 	return nil
 }
 
-// EndCall records a call's end. status is kept as "answered" for answered calls.
+// EndCall records a call's end. status is kept as "answered" for calls a
+// person answered.
 func (s *Store) EndCall(ctx context.Context, id int64, at time.Time, status, hangupBy string) error {
 	_, err := s.db.ExecContext(ctx, `UPDATE calls SET ended_at = ?, hangup_by = ?,
 		status = CASE WHEN status = 'answered' THEN status ELSE ? END WHERE id = ?`, at.UnixMilli(), hangupBy, status, id)
