@@ -65,6 +65,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		newExtCommand(g),
 		newCallsCommand(g),
 		newVMCommand(g),
+		newSMTPCommand(g),
 		newAuditCommand(g),
 		newVersionCommand(),
 	)

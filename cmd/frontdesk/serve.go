@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/frontdesk-pbx/frontdesk/pbx"
+	"github.com/frontdesk-pbx/frontdesk/pbx/mailer"
 	"github.com/frontdesk-pbx/frontdesk/pbx/sipauth"
 	"github.com/frontdesk-pbx/frontdesk/ui"
 )
@@ -73,10 +74,12 @@ func serve(ctx context.Context, g *globalFlags, f *serveFlags, stdout, stderr io
 	}
 	defer st.Close()
 
+	mail := mailer.New(st, g.dataDir, log)
 	phones, err := pbx.New(pbx.Config{
 		SIPListen: f.sipListen, PublicIP: f.publicIP, RTPPortMin: lo, RTPPortMax: hi, Logger: log,
 		DigestAlgorithms: digestAlgorithms,
 		DataDir:          g.dataDir, SoundsDir: f.soundsDir, MWIUnsolicited: f.mwiUnsolicited, PINLockout: f.pinLockout,
+		OnBoxChanged: func(string) { mail.Wake() },
 	}, st)
 	if err != nil {
 		return err
@@ -95,6 +98,7 @@ func serve(ctx context.Context, g *globalFlags, f *serveFlags, stdout, stderr io
 
 	group, ctx := errgroup.WithContext(ctx)
 	group.Go(func() error { return web.Run(ctx, f.httpListen) })
+	group.Go(func() error { mail.Run(ctx); return nil })
 	group.Go(func() error {
 		return phones.Run(ctx, func() {
 			web.SetReady()
