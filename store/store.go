@@ -89,6 +89,12 @@ func Open(ctx context.Context, dataDir string) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	// The database holds secrets that must be usable (the SMTP password):
+	// only its owner reads it.
+	if err := os.Chmod(path, 0o600); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("restrict %s: %w", path, err)
+	}
 	return s, nil
 }
 
