@@ -50,6 +50,14 @@ func (s *menuSession) say(words ...string) error {
 	return err
 }
 
+// ask plays a menu prompt and waits for one key (0 after a timeout).
+func (s *menuSession) ask(prompt string) (rune, error) {
+	if err := s.say(prompt); err != nil {
+		return 0, err
+	}
+	return s.cm.waitDigit(s.ctx, digitTimeout)
+}
+
 func (s *menuSession) audit(action string, messageID int64, detail string) {
 	if err := s.v.store.Audit(context.WithoutCancel(s.ctx), s.actor, action, s.box.Number, messageID, detail); err != nil {
 		s.v.log.Error("audit", "error", err)
@@ -174,10 +182,7 @@ func plural(n int) string {
 
 func (s *menuSession) mainMenu() error {
 	for tries := 0; tries < 3; {
-		if err := s.say("vm-main-menu"); err != nil {
-			return err
-		}
-		d, err := s.cm.waitDigit(s.ctx, digitTimeout)
+		d, err := s.ask("vm-main-menu")
 		if err != nil {
 			return err
 		}
@@ -329,10 +334,7 @@ func (s *menuSession) envelope(m store.Message) error {
 // options: record the greeting, change the PIN.
 func (s *menuSession) options() error {
 	for {
-		if err := s.say("vm-options-menu"); err != nil {
-			return err
-		}
-		d, err := s.cm.waitDigit(s.ctx, digitTimeout)
+		d, err := s.ask("vm-options-menu")
 		if err != nil {
 			return err
 		}
@@ -372,10 +374,7 @@ func (s *menuSession) recordGreeting() error {
 		}
 		greeting := media.Audio{Rate: media.SampleRate, Samples: media.TrimTrailingSilence(samples, media.SampleRate, media.SampleRate/4)}
 		for reviewed := false; !reviewed; {
-			if err := s.say("vm-greeting-review"); err != nil {
-				return err
-			}
-			d, err := s.cm.waitDigit(s.ctx, digitTimeout)
+			d, err := s.ask("vm-greeting-review")
 			if err != nil {
 				return err
 			}

@@ -312,38 +312,30 @@ func (s *Store) RemoveMembers(ctx context.Context, box string, extensions []stri
 // BoxesOf lists the boxes whose lamp an extension shows: its own and the
 // shared boxes it is a member of with the lamp on.
 func (s *Store) BoxesOf(ctx context.Context, extension string) ([]string, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT number FROM voicemail_boxes WHERE owner = ?1
+	return s.strings(ctx, "boxes of "+extension, `SELECT number FROM voicemail_boxes WHERE owner = ?1
 		UNION SELECT box FROM box_members WHERE extension = ?1 AND lamp = 1`, extension)
-	if err != nil {
-		return nil, fmt.Errorf("boxes of %s: %w", extension, err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	}
-	return out, rows.Err()
 }
 
 // LampWatchers lists the extensions whose lamp shows a box.
 func (s *Store) LampWatchers(ctx context.Context, box string) ([]string, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT owner FROM voicemail_boxes WHERE number = ?1 AND owner IS NOT NULL
+	return s.strings(ctx, "lamp watchers of "+box, `SELECT owner FROM voicemail_boxes WHERE number = ?1 AND owner IS NOT NULL
 		UNION SELECT extension FROM box_members WHERE box = ?1 AND lamp = 1`, box)
+}
+
+// strings runs a query whose rows are one string each.
+func (s *Store) strings(ctx context.Context, what, query string, args ...any) ([]string, error) {
+	rows, err := s.read.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("lamp watchers of %s: %w", box, err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	defer rows.Close()
 	var out []string
 	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
 		}
-		out = append(out, n)
+		out = append(out, v)
 	}
 	return out, rows.Err()
 }
