@@ -66,6 +66,9 @@ type phoneConfig struct {
 	Registrar string
 	Transport string  // "udp" (default) or "tcp"
 	ToneHz    float64 // frequency of the tone the phone sends
+	// SourceWAV, if set, is played as the microphone instead of the tone:
+	// an 8 kHz mono 16-bit WAV, longer than any call (aufile does not loop).
+	SourceWAV string
 }
 
 // baresipPhone is a running baresip process controlled over ctrl_tcp.
@@ -224,7 +227,9 @@ func (p *baresipPhone) writeConfig(moduleDir string, ctrlPort int) error {
 		return fmt.Errorf("creating recording dir: %w", err)
 	}
 	tonePath := filepath.Join(p.Dir, "tone.wav")
-	if err := writeToneWAV(tonePath, p.cfg.ToneHz, toneSampleRate, toneLength); err != nil {
+	if p.cfg.SourceWAV != "" {
+		tonePath = p.cfg.SourceWAV
+	} else if err := writeToneWAV(tonePath, p.cfg.ToneHz, toneSampleRate, toneLength); err != nil {
 		return err
 	}
 	config := strings.Join([]string{
