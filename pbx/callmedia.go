@@ -22,8 +22,9 @@ import (
 type callMedia struct {
 	ds     *diago.DialogServerSession
 	alaw   bool
-	digits chan rune
-	done   chan struct{} // closed when the stream ends (hangup)
+	digits   chan rune
+	digitsMu sync.Mutex    // orders pushDigit against unreadDigit
+	done     chan struct{} // closed when the stream ends (hangup)
 
 	mu   sync.Mutex
 	sink func([]int16) // receives decoded audio while recording
@@ -51,9 +52,29 @@ func startCallMedia(ds *diago.DialogServerSession) (*callMedia, error) {
 }
 
 func (m *callMedia) pushDigit(d rune) {
+	m.digitsMu.Lock()
+	defer m.digitsMu.Unlock()
 	select {
 	case m.digits <- d:
 	default: // a caller pressing faster than we read loses the extra digits
+	}
+}
+
+// unreadDigit puts a key back at the front, ahead of keys that arrived since
+// (a key that cut a prompt short is the next one to read).
+func (m *callMedia) unreadDigit(d rune) {
+	m.digitsMu.Lock()
+	defer m.digitsMu.Unlock()
+	var later []rune
+	for len(m.digits) > 0 {
+		later = append(later, <-m.digits)
+	}
+	m.digits <- d
+	for _, x := range later {
+		select {
+		case m.digits <- x:
+		default:
+		}
 	}
 }
 

@@ -36,8 +36,8 @@ type menuSession struct {
 	actor  string
 }
 
-// say plays prompts (interruptible); a digit pressed meanwhile is pushed
-// back so the next read sees it (type-ahead).
+// say plays prompts (interruptible); a digit pressed meanwhile is put back
+// so the next read sees it first (type-ahead).
 func (s *menuSession) say(words ...string) error {
 	a, err := s.v.prompts.Join(words...)
 	if err != nil {
@@ -45,7 +45,7 @@ func (s *menuSession) say(words ...string) error {
 	}
 	d, err := s.cm.play(s.ctx, a, true)
 	if d != 0 {
-		s.cm.pushDigit(d)
+		s.cm.unreadDigit(d)
 	}
 	return err
 }

@@ -54,12 +54,10 @@ func (s *Store) AddExtension(ctx context.Context, e Extension, pinHash string) e
 		return fmt.Errorf("add extension %s: %w", e.Number, err)
 	}
 	defer tx.Rollback()
-	var boxes int
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM voicemail_boxes WHERE number = ?`, e.Number).Scan(&boxes); err != nil {
-		return fmt.Errorf("add extension %s: %w", e.Number, err)
-	}
-	if boxes > 0 {
-		return fmt.Errorf("number %s: %w (a voicemail box has it)", e.Number, ErrExists)
+	if owner, err := numberOwner(ctx, tx, e.Number); err != nil {
+		return err
+	} else if owner != "" {
+		return errTaken(e.Number, owner)
 	}
 	now := time.Now().Unix()
 	_, err = tx.ExecContext(ctx, `INSERT INTO extensions(`+extensionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,

@@ -69,21 +69,6 @@ func splitList(s string) []string {
 	return out
 }
 
-// NumberInUse reports what already uses a dialable number ("extension",
-// "voicemail box"), or "" when it is free.
-func (s *Store) NumberInUse(ctx context.Context, number string) (string, error) {
-	var what string
-	err := s.read.QueryRowContext(ctx, `SELECT 'extension' FROM extensions WHERE number = ?1
-		UNION ALL SELECT 'voicemail box' FROM voicemail_boxes WHERE number = ?1 AND kind = 'shared' LIMIT 1`, number).Scan(&what)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("check number %s: %w", number, err)
-	}
-	return what, nil
-}
-
 // AddBox stores a new shared box with its members.
 func (s *Store) AddBox(ctx context.Context, b Box) error {
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -91,12 +76,10 @@ func (s *Store) AddBox(ctx context.Context, b Box) error {
 		return fmt.Errorf("add box %s: %w", b.Number, err)
 	}
 	defer tx.Rollback()
-	var taken int
-	if err := tx.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM extensions WHERE number = ?1) + (SELECT COUNT(*) FROM voicemail_boxes WHERE number = ?1)`, b.Number).Scan(&taken); err != nil {
-		return fmt.Errorf("add box %s: %w", b.Number, err)
-	}
-	if taken > 0 {
-		return fmt.Errorf("number %s: %w (an extension or voicemail box has it)", b.Number, ErrExists)
+	if owner, err := numberOwner(ctx, tx, b.Number); err != nil {
+		return err
+	} else if owner != "" {
+		return errTaken(b.Number, owner)
 	}
 	if err := insertBox(ctx, tx, b); err != nil {
 		return err
