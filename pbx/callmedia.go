@@ -20,8 +20,8 @@ import (
 // or SIP INFO pushed in by the server), and hands decoded audio to whoever
 // records. One goroutine reads the RTP stream for the whole call.
 type callMedia struct {
-	ds     *diago.DialogServerSession
-	alaw   bool
+	ds       *diago.DialogServerSession
+	alaw     bool
 	digits   chan rune
 	digitsMu sync.Mutex    // orders pushDigit against unreadDigit
 	done     chan struct{} // closed when the stream ends (hangup)
