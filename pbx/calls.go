@@ -40,14 +40,82 @@ type b2bua struct {
 	externalIP net.IP // address written in SDP when it differs (--public-ip)
 }
 
+// party is who is calling: an extension, or an outside caller from a trunk.
+type party struct {
+	Number, Name string
+	// Ext is the calling extension; nil for outside callers.
+	Ext *store.Extension
+	// Display is shown to callees; "Group name: caller" when a group rings.
+	Display string
+}
+
+func extensionParty(e store.Extension) party {
+	return party{Number: e.Number, Name: e.Name, Ext: &e, Display: e.Name}
+}
+
+// outsideParty is the caller named in an INVITE from a trunk.
+func outsideParty(req *sip.Request) party {
+	p := party{Number: "anonymous"}
+	if f := req.From(); f != nil {
+		if f.Address.User != "" {
+			p.Number = f.Address.User
+		}
+		p.Name = f.DisplayName
+	}
+	p.Display = orDefault(p.Name, p.Number)
+	return p
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// call is one incoming call being routed.
+type call struct {
+	b      *b2bua
+	ds     *diago.DialogServerSession
+	caller party
+	id     int64
+	log    *slog.Logger
+	hops   int // destinations followed so far, to stop forwarding loops
+	// cm is the PBX's own media on the caller's leg once the PBX has
+	// answered it (auto attendant, voicemail); later destinations reuse it.
+	cm *callMedia
+}
+
+// answer answers the caller's leg once and keeps its media.
+func (c *call) answer() (*callMedia, error) {
+	if c.cm == nil {
+		cm, err := c.b.vm.answer(c.ds)
+		if err != nil {
+			return nil, err
+		}
+		c.cm = cm
+	}
+	return c.cm, nil
+}
+
+// maxHops bounds how many destinations one call may be passed through.
+const maxHops = 8
+
 // serve handles one incoming INVITE from start to hangup. diago calls it on
 // its own goroutine and sends BYE to the caller (or a final error response)
 // when it returns.
 func (b *b2bua) serve(ds *diago.DialogServerSession) {
 	req := ds.InviteRequest
-	caller, ok := b.authenticate(ds)
-	if !ok {
-		return
+	trunk, fromTrunk := b.trunkFor(ds.Context(), req)
+	var caller party
+	if fromTrunk {
+		caller = outsideParty(req)
+	} else {
+		ext, ok := b.authenticate(ds)
+		if !ok {
+			return
+		}
+		caller = extensionParty(ext)
 	}
 	if code, err := checkOffer(req); err != nil {
 		b.log.Info("call refused: unusable offer", "from", caller.Number, "status", code, "error", err)
@@ -71,23 +139,125 @@ func (b *b2bua) serve(ds *diago.DialogServerSession) {
 	if err != nil {
 		b.log.Error("call log", "error", err)
 	}
-	log := b.log.With("call", id, "from", caller.Number, "to", target)
-	log.Info("call started")
-
+	c := &call{b: b, ds: ds, caller: caller, id: id, log: b.log.With("call", id, "from", caller.Number, "to", target)}
 	var status, hangupBy string
-	switch box, err := b.store.Box(ds.Context(), target); {
-	case strings.HasPrefix(target, VoicemailCode):
-		status = b.vm.menu(ds, caller, strings.TrimPrefix(target, VoicemailCode))
-	case err == nil && box.Kind == store.BoxShared:
-		status = b.vm.deposit(ds, box, caller, target)
-	default:
-		status, hangupBy = b.connect(ds, caller, target, id, log)
+	if fromTrunk {
+		c.log = c.log.With("trunk", trunk.Name)
+		c.log.Info("call started")
+		status, hangupBy = c.inbound(target)
+	} else {
+		c.log.Info("call started")
+		status, hangupBy = c.dial(target)
 	}
-
 	if err := b.store.EndCall(context.Background(), id, b.now(), status, hangupBy); err != nil {
-		log.Error("call log", "error", err)
+		c.log.Error("call log", "error", err)
 	}
-	log.Info("call ended", "status", status, "hangup_by", hangupBy, "seconds", int(b.now().Sub(started).Seconds()))
+	c.log.Info("call ended", "status", status, "hangup_by", hangupBy, "seconds", int(b.now().Sub(started).Seconds()))
+}
+
+// dial routes what an extension dialled: a feature code, an internal
+// number, or an outside number through a trunk.
+func (c *call) dial(target string) (string, string) {
+	if rest, ok := strings.CutPrefix(target, VoicemailCode); ok {
+		return c.b.vm.menu(c.ds, c.caller, rest), ""
+	}
+	if dest, ok := c.internal(target); ok {
+		return c.route(dest)
+	}
+	return c.outbound(target)
+}
+
+// internal finds what owns an internal number.
+func (c *call) internal(number string) (Destination, bool) {
+	ctx := c.ds.Context()
+	if _, err := c.b.store.Extension(ctx, number); err == nil {
+		return Destination{Kind: DestExtension, Number: number}, true
+	}
+	if box, err := c.b.store.Box(ctx, number); err == nil && box.Kind == store.BoxShared {
+		return Destination{Kind: DestVoicemail, Number: number}, true
+	}
+	if _, err := c.b.store.RingGroup(ctx, number); err == nil {
+		return Destination{Kind: DestGroup, Number: number}, true
+	}
+	if _, err := c.b.store.Attendant(ctx, number); err == nil {
+		return Destination{Kind: DestAttendant, Number: number}, true
+	}
+	return Destination{}, false
+}
+
+// inbound routes a call that arrived on a trunk by the number it was for,
+// honouring the number's after-hours destination.
+func (c *call) inbound(number string) (string, string) {
+	ctx := c.ds.Context()
+	in, err := c.b.store.InboundNumber(ctx, number)
+	if err != nil {
+		c.log.Info("inbound call for an unknown number")
+		respond(c.ds, sip.StatusNotFound, "Not Found")
+		return store.CallNotFound, ""
+	}
+	destText := in.Dest
+	if in.Schedule != "" && in.AfterHoursDest != "" && !c.b.openNow(ctx, in.Schedule, c.log) {
+		destText = in.AfterHoursDest
+		c.log.Info("after hours", "schedule", in.Schedule)
+	}
+	dest, err := ParseDestination(destText)
+	if err != nil {
+		c.log.Warn("inbound number has a bad destination", "dest", destText)
+		respond(c.ds, sip.StatusServiceUnavailable, "Service Unavailable")
+		return store.CallFailed, ""
+	}
+	return c.route(dest)
+}
+
+// openNow reports whether a schedule is open; an unreadable schedule counts
+// as open, so a mistake in it never sends daytime calls away.
+func (b *b2bua) openNow(ctx context.Context, schedule string, log *slog.Logger) bool {
+	sc, err := b.store.Schedule(ctx, schedule)
+	if err != nil {
+		log.Warn("schedule", "schedule", schedule, "error", err)
+		return true
+	}
+	open, err := isOpen(sc, b.now())
+	if err != nil {
+		log.Warn("schedule", "schedule", schedule, "error", err)
+		return true
+	}
+	return open
+}
+
+// route sends the call to a destination.
+func (c *call) route(dest Destination) (string, string) {
+	c.hops++
+	if c.hops > maxHops {
+		c.log.Warn("call passed through too many destinations", "dest", dest.String())
+		respond(c.ds, 482, "Loop Detected")
+		return store.CallFailed, ""
+	}
+	ctx := c.ds.Context()
+	switch dest.Kind {
+	case DestExtension:
+		return c.connect(dest.Number)
+	case DestVoicemail:
+		if box, err := c.b.store.Box(ctx, dest.Number); err == nil {
+			cm, err := c.answer()
+			if err != nil {
+				c.log.Warn("answer for voicemail", "error", err)
+				return store.CallFailed, ""
+			}
+			return c.b.vm.deposit(c.ds, cm, box, c.caller, dest.Number), ""
+		}
+	case DestAttendant:
+		if a, err := c.b.store.Attendant(ctx, dest.Number); err == nil {
+			return c.attendant(a)
+		}
+	case DestGroup:
+		if g, err := c.b.store.RingGroup(ctx, dest.Number); err == nil {
+			return c.ringGroup(g)
+		}
+	}
+	c.log.Warn("destination not available", "dest", dest.String())
+	respond(c.ds, sip.StatusNotFound, "Not Found")
+	return store.CallNotFound, ""
 }
 
 // authenticate challenges the INVITE and returns the calling extension.
@@ -125,35 +295,34 @@ type leg struct {
 	err  error
 }
 
-// connect rings the callee's devices, bridges the first to answer with the
+// connect rings an extension's devices, bridges the first to answer with the
 // caller, and waits until either side hangs up. It returns the call-log status.
-func (b *b2bua) connect(ds *diago.DialogServerSession, caller store.Extension, target string, id int64, log *slog.Logger) (status, hangupBy string) {
-	ctx := ds.Context()
-	callee, err := b.store.Extension(ctx, target)
+func (c *call) connect(target string) (status, hangupBy string) {
+	ctx := c.ds.Context()
+	callee, err := c.b.store.Extension(ctx, target)
 	if err != nil {
-		respond(ds, sip.StatusNotFound, "Not Found")
+		respond(c.ds, sip.StatusNotFound, "Not Found")
 		return store.CallNotFound, ""
 	}
 	// refuse ends an unanswered call: to the callee's forward for this case
 	// (by default its own voicemail box) when there is one, else with code.
 	refuse := func(code int, reason, status string) (string, string) {
 		if dest, ok := forwardFor(callee, status); ok {
-			if st, handled := b.forward(ds, caller, target, dest, log); handled {
-				return st, ""
-			}
+			c.log.Info("call forwarded", "dest", dest.String(), "because", status)
+			return c.route(dest)
 		}
-		respond(ds, code, reason)
+		respond(c.ds, code, reason)
 		return status, ""
 	}
-	devices, err := b.store.Bindings(ctx, target, b.now())
+	devices, err := c.b.store.Bindings(ctx, target, c.b.now())
 	if err != nil || len(devices) == 0 {
 		return refuse(sip.StatusTemporarilyUnavailable, "Temporarily Unavailable", store.CallUnavailable)
 	}
-	_ = ds.Trying()
+	_ = c.ds.Trying()
 
 	ringCtx, stopRinging := context.WithTimeout(ctx, time.Duration(callee.RingSeconds)*time.Second)
 	defer stopRinging()
-	answered, codes := b.ringDevices(ringCtx, ds, caller, devices, log)
+	answered, codes := c.b.ringDevices(ringCtx, c.ds, c.caller, devices, c.log)
 
 	if answered == nil {
 		switch {
@@ -169,25 +338,89 @@ func (b *b2bua) connect(ds *diago.DialogServerSession, caller store.Extension, t
 			return refuse(sip.StatusTemporarilyUnavailable, "Temporarily Unavailable", store.CallUnavailable)
 		}
 	}
+	return c.answerAndBridge(answered)
+}
+
+// answerAndBridge answers the caller with the codec the callee chose and
+// relays media until one side hangs up.
+func (c *call) answerAndBridge(answered *diago.DialogClientSession) (string, string) {
 	defer answered.Close()
+	if c.cm != nil {
+		// Answered already (attendant, voicemail): hand its audio to the bridge.
+		c.cm.pause()
+		return c.b.bridge(c.ds, answered, c.id, c.log)
+	}
 	chosen := answered.MediaSession().CommonCodecs()
-	if err := ds.AnswerOptions(diago.AnswerOptions{Codecs: chosen, RTPNAT: media.RTPNATSymetric}); err != nil {
-		log.Warn("answer caller", "error", err)
+	if err := c.ds.AnswerOptions(diago.AnswerOptions{Codecs: chosen, RTPNAT: media.RTPNATSymetric}); err != nil {
+		c.log.Warn("answer caller", "error", err)
 		_ = answered.Ack(context.Background())
 		_ = answered.Hangup(context.Background())
-		if ctx.Err() != nil {
+		if c.ds.Context().Err() != nil {
 			return store.CallCanceled, "caller"
 		}
 		return store.CallFailed, ""
 	}
-	return b.bridge(ds, answered, id, log)
+	return c.b.bridge(c.ds, answered, c.id, c.log)
+}
+
+// ringGroup rings a group's members, all at once or one after another, and
+// sends the call to the group's no-answer destination when nobody answers.
+func (c *call) ringGroup(g store.RingGroup) (string, string) {
+	ctx := c.ds.Context()
+	c.log = c.log.With("group", g.Number)
+	from := c.caller
+	from.Display = g.Name + ": " + c.caller.Display
+	_ = c.ds.Trying()
+	overall, cancel := context.WithTimeout(ctx, time.Duration(g.Timeout)*time.Second)
+	defer cancel()
+
+	var answered *diago.DialogClientSession
+	if g.Strategy == "order" {
+		for _, member := range g.Members {
+			devices, err := c.b.store.Bindings(ctx, member, c.b.now())
+			if err != nil || len(devices) == 0 {
+				continue
+			}
+			memberCtx, stop := context.WithTimeout(overall, time.Duration(g.RingSeconds)*time.Second)
+			c.log.Debug("ringing group member", "member", member)
+			answered, _ = c.b.ringDevices(memberCtx, c.ds, from, devices, c.log)
+			stop()
+			if answered != nil || overall.Err() != nil {
+				break
+			}
+		}
+	} else {
+		var devices []store.Binding
+		for _, member := range g.Members {
+			if ds, err := c.b.store.Bindings(ctx, member, c.b.now()); err == nil {
+				devices = append(devices, ds...)
+			}
+		}
+		if len(devices) > 0 {
+			ringCtx, stop := context.WithTimeout(overall, time.Duration(min(g.RingSeconds, g.Timeout))*time.Second)
+			answered, _ = c.b.ringDevices(ringCtx, c.ds, from, devices, c.log)
+			stop()
+		}
+	}
+	if answered != nil {
+		return c.answerAndBridge(answered)
+	}
+	if ctx.Err() != nil {
+		return store.CallCanceled, "caller"
+	}
+	if dest, err := ParseDestination(g.NoAnswer); err == nil {
+		c.log.Info("nobody in the group answered", "dest", dest.String())
+		return c.route(dest)
+	}
+	respond(c.ds, sip.StatusTemporarilyUnavailable, "No Answer")
+	return store.CallNoAnswer, ""
 }
 
 // ringDevices rings every device at once and returns the first to answer
 // (nil if none did before ctx ended) and the final codes of those that
 // refused. Devices still ringing are cancelled; any that answered at the
 // same moment are hung up.
-func (b *b2bua) ringDevices(ctx context.Context, ds *diago.DialogServerSession, caller store.Extension, devices []store.Binding, log *slog.Logger) (*diago.DialogClientSession, []int) {
+func (b *b2bua) ringDevices(ctx context.Context, ds *diago.DialogServerSession, caller party, devices []store.Binding, log *slog.Logger) (*diago.DialogClientSession, []int) {
 	ringCtx, stopRinging := context.WithCancel(ctx)
 	defer stopRinging()
 	var ringOnce sync.Once
@@ -244,7 +477,7 @@ func forwardFor(callee store.Extension, status string) (Destination, bool) {
 // operator connects a caller who is already in voicemail (they pressed 0
 // during the greeting) to the box's operator extension. It reports false,
 // leaving the caller in voicemail, when nobody answers there.
-func (b *b2bua) operator(ds *diago.DialogServerSession, cm *callMedia, caller store.Extension, dest Destination) (string, bool) {
+func (b *b2bua) operator(ds *diago.DialogServerSession, cm *callMedia, caller party, dest Destination) (string, bool) {
 	log := b.log.With("from", caller.Number, "operator", dest.String())
 	if dest.Kind != DestExtension {
 		log.Warn("operator destination not supported yet")
@@ -272,24 +505,8 @@ func (b *b2bua) operator(ds *diago.DialogServerSession, cm *callMedia, caller st
 	return status, true
 }
 
-// forward sends an unanswered call on. Only voicemail destinations exist so
-// far; it reports false for the rest, and the caller gets the plain refusal.
-func (b *b2bua) forward(ds *diago.DialogServerSession, caller store.Extension, called string, dest Destination, log *slog.Logger) (string, bool) {
-	if dest.Kind != DestVoicemail {
-		log.Warn("forward destination not supported yet", "destination", dest.String())
-		return "", false
-	}
-	box, err := b.store.Box(ds.Context(), dest.Number)
-	if err != nil {
-		log.Warn("forward to a missing voicemail box", "destination", dest.String())
-		return "", false
-	}
-	log.Info("call forwarded", "destination", dest.String())
-	return b.vm.deposit(ds, box, caller, called), true
-}
-
 // ring sends one INVITE to one device and waits for its final answer.
-func (b *b2bua) ring(ctx context.Context, ds *diago.DialogServerSession, caller store.Extension, d store.Binding, ringing func()) leg {
+func (b *b2bua) ring(ctx context.Context, ds *diago.DialogServerSession, caller party, d store.Binding, ringing func()) leg {
 	uri, err := deviceURI(d)
 	if err != nil {
 		return leg{err: err}
@@ -313,7 +530,7 @@ func (b *b2bua) ring(ctx context.Context, ds *diago.DialogServerSession, caller 
 	dc.InitMediaSession(sess, nil, nil)
 
 	from := &sip.FromHeader{
-		DisplayName: caller.Name,
+		DisplayName: caller.Display,
 		Address:     sip.Uri{Scheme: "sip", User: caller.Number, Host: ds.InviteRequest.Recipient.Host},
 		Params:      sip.NewParams(),
 	}

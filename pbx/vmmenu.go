@@ -31,7 +31,7 @@ type menuSession struct {
 	cm     *callMedia
 	ctx    context.Context
 	box    store.Box
-	caller store.Extension
+	caller party
 	source string
 	actor  string
 }
@@ -66,7 +66,7 @@ func (s *menuSession) audit(action string, messageID int64, detail string) {
 
 // menu runs *56: pick the box, check the PIN, then the message menu. rest is
 // what was dialled after *56 (a box number, or nothing).
-func (v *voicemail) menu(ds *diago.DialogServerSession, caller store.Extension, rest string) string {
+func (v *voicemail) menu(ds *diago.DialogServerSession, caller party, rest string) string {
 	ctx := ds.Context()
 	cm, err := v.answer(ds)
 	if err != nil {

@@ -59,7 +59,7 @@ type voicemail struct {
 	lockout time.Duration
 	// operator connects a caller who pressed 0 to the box's operator; false
 	// when nobody took the call there.
-	operator func(ds *diago.DialogServerSession, cm *callMedia, caller store.Extension, dest Destination) (string, bool)
+	operator func(ds *diago.DialogServerSession, cm *callMedia, caller party, dest Destination) (string, bool)
 }
 
 // boxChanged tells the lamps (and mail queue) a box changed.
@@ -88,17 +88,12 @@ func (v *voicemail) answer(ds *diago.DialogServerSession) (*callMedia, error) {
 	return cm, nil
 }
 
-// deposit answers the call and records a message in box. It returns the
+// deposit records a message in box on an answered call. It returns the
 // call-log status.
-func (v *voicemail) deposit(ds *diago.DialogServerSession, box store.Box, caller store.Extension, called string) string {
+func (v *voicemail) deposit(ds *diago.DialogServerSession, cm *callMedia, box store.Box, caller party, called string) string {
 	callerNumber, callerName := caller.Number, caller.Name
 	ctx := ds.Context()
 	log := v.log.With("box", box.Number, "caller", callerNumber)
-	cm, err := v.answer(ds)
-	if err != nil {
-		log.Warn("voicemail: answer", "error", err)
-		return store.CallFailed
-	}
 	greeting, err := v.greeting(box)
 	if err != nil {
 		log.Warn("voicemail: greeting", "error", err)

@@ -18,6 +18,7 @@ const (
 	CallNotFound    = "not-found"
 	CallFailed      = "failed"
 	CallVoicemail   = "voicemail" // answered by a voicemail box
+	CallRefused     = "refused"   // not allowed (outbound permission)
 )
 
 // Call is one row of the call log.

@@ -24,20 +24,23 @@ type Extension struct {
 	Voicemail bool `json:"voicemail"`
 	// Forwards for unanswered calls: a destination such as vm:600, or "" for
 	// the extension's own box (when it has one).
-	ForwardNoAnswer    string    `json:"forward_no_answer,omitempty"`
-	ForwardBusy        string    `json:"forward_busy,omitempty"`
-	ForwardUnavailable string    `json:"forward_unavailable,omitempty"`
-	CreatedAt          time.Time `json:"created_at"`
-	UpdatedAt          time.Time `json:"updated_at"`
+	ForwardNoAnswer    string `json:"forward_no_answer,omitempty"`
+	ForwardBusy        string `json:"forward_busy,omitempty"`
+	ForwardUnavailable string `json:"forward_unavailable,omitempty"`
+	// Outbound is what the extension may dial out to: internal, local,
+	// national or international (emergency numbers always).
+	Outbound  string    `json:"outbound"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
-const extensionColumns = `number, name, realm, ha1_md5, ha1_sha256, ring_seconds, voicemail, forward_no_answer, forward_busy, forward_unavailable, created_at, updated_at`
+const extensionColumns = `number, name, realm, ha1_md5, ha1_sha256, ring_seconds, voicemail, forward_no_answer, forward_busy, forward_unavailable, outbound, created_at, updated_at`
 
 func scanExtension(row interface{ Scan(...any) error }) (Extension, error) {
 	var e Extension
 	var created, updated int64
 	err := row.Scan(&e.Number, &e.Name, &e.Realm, &e.HA1MD5, &e.HA1SHA256, &e.RingSeconds, &e.Voicemail,
-		&e.ForwardNoAnswer, &e.ForwardBusy, &e.ForwardUnavailable, &created, &updated)
+		&e.ForwardNoAnswer, &e.ForwardBusy, &e.ForwardUnavailable, &e.Outbound, &created, &updated)
 	e.CreatedAt, e.UpdatedAt = time.Unix(created, 0).UTC(), time.Unix(updated, 0).UTC()
 	return e, err
 }
@@ -48,6 +51,9 @@ func scanExtension(row interface{ Scan(...any) error }) (Extension, error) {
 func (s *Store) AddExtension(ctx context.Context, e Extension, pinHash string) error {
 	if e.RingSeconds == 0 {
 		e.RingSeconds = DefaultRingSeconds
+	}
+	if e.Outbound == "" {
+		e.Outbound = "national"
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -60,9 +66,9 @@ func (s *Store) AddExtension(ctx context.Context, e Extension, pinHash string) e
 		return errTaken(e.Number, owner)
 	}
 	now := time.Now().Unix()
-	_, err = tx.ExecContext(ctx, `INSERT INTO extensions(`+extensionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = tx.ExecContext(ctx, `INSERT INTO extensions(`+extensionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.Number, e.Name, e.Realm, e.HA1MD5, e.HA1SHA256, e.RingSeconds, e.Voicemail,
-		e.ForwardNoAnswer, e.ForwardBusy, e.ForwardUnavailable, now, now)
+		e.ForwardNoAnswer, e.ForwardBusy, e.ForwardUnavailable, e.Outbound, now, now)
 	if isUniqueViolation(err) {
 		return fmt.Errorf("extension %s: %w", e.Number, ErrExists)
 	}
@@ -118,6 +124,7 @@ type ExtensionUpdate struct {
 	Credentials *Credentials
 	// Forwards: a destination, or "" for the extension's own box.
 	ForwardNoAnswer, ForwardBusy, ForwardUnavailable *string
+	Outbound                                         *string
 }
 
 // Credentials are the stored digest hashes of an extension's secret.
@@ -150,15 +157,16 @@ func (s *Store) UpdateExtension(ctx context.Context, number string, u ExtensionU
 	}
 	for _, f := range []struct{ dst, src *string }{
 		{&e.ForwardNoAnswer, u.ForwardNoAnswer}, {&e.ForwardBusy, u.ForwardBusy}, {&e.ForwardUnavailable, u.ForwardUnavailable},
+		{&e.Outbound, u.Outbound},
 	} {
 		if f.src != nil {
 			*f.dst = *f.src
 		}
 	}
 	_, err = tx.ExecContext(ctx, `UPDATE extensions SET name = ?, realm = ?, ha1_md5 = ?, ha1_sha256 = ?, ring_seconds = ?,
-		forward_no_answer = ?, forward_busy = ?, forward_unavailable = ?, updated_at = ?
+		forward_no_answer = ?, forward_busy = ?, forward_unavailable = ?, outbound = ?, updated_at = ?
 		WHERE number = ?`, e.Name, e.Realm, e.HA1MD5, e.HA1SHA256, e.RingSeconds,
-		e.ForwardNoAnswer, e.ForwardBusy, e.ForwardUnavailable, time.Now().Unix(), number)
+		e.ForwardNoAnswer, e.ForwardBusy, e.ForwardUnavailable, e.Outbound, time.Now().Unix(), number)
 	if err != nil {
 		return fmt.Errorf("update extension %s: %w", number, err)
 	}

@@ -196,13 +196,17 @@ func scanTrunk(row interface{ Scan(...any) error }) (Trunk, error) {
 	return t, err
 }
 
-// SaveTrunk adds a trunk, or replaces one with the same name when replace is set.
+// SaveTrunk adds a trunk, or replaces the settings of one with the same name
+// when replace is set (keeping its dial rules: INSERT OR REPLACE would delete
+// the row and, through the foreign key, every rule using the trunk).
 func (s *Store) SaveTrunk(ctx context.Context, t Trunk, replace bool) error {
-	verb := "INSERT"
+	upsert := ""
 	if replace {
-		verb = "INSERT OR REPLACE"
+		upsert = ` ON CONFLICT(name) DO UPDATE SET mode = excluded.mode, host = excluded.host, transport = excluded.transport,
+			username = excluded.username, password = excluded.password, auth_username = excluded.auth_username,
+			caller_id = excluded.caller_id, codecs = excluded.codecs, allow_from = excluded.allow_from, expires = excluded.expires`
 	}
-	_, err := s.db.ExecContext(ctx, verb+` INTO trunks(`+trunkColumns+`, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.db.ExecContext(ctx, `INSERT INTO trunks(`+trunkColumns+`, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`+upsert,
 		t.Name, t.Mode, t.Host, t.Transport, t.Username, t.Password, t.AuthUsername, t.CallerID, t.Codecs, t.AllowFrom, t.Expires, time.Now().Unix())
 	if isUniqueViolation(err) {
 		return fmt.Errorf("trunk %s: %w", t.Name, ErrExists)

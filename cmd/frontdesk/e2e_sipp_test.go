@@ -58,11 +58,14 @@ func sippRequire(t testing.TB) string {
 // sippStartServerWith creates a data directory holding the given
 // extensions (number -> name), each with sippTestSecret, and starts the
 // server on it.
+// sippStartServerWith starts a server with the given extensions. They have
+// no voicemail box, so unanswered calls end with the plain SIP status these
+// tests check (voicemail forwarding has its own tests).
 func sippStartServerWith(t testing.TB, exts map[string]string, extraArgs ...string) *frontdeskServer {
 	t.Helper()
 	dataDir := t.TempDir()
 	for ext, name := range exts {
-		runCLI(t, dataDir, "ext", "add", ext, "--name", name, "--secret", sippTestSecret(ext))
+		runCLI(t, dataDir, "ext", "add", ext, "--name", name, "--secret", sippTestSecret(ext), "--no-voicemail")
 	}
 	return startServer(t, dataDir, extraArgs...)
 }

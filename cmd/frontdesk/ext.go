@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -65,7 +66,7 @@ func pinOrGenerated(given string) (pin, hash string, generated bool, err error) 
 }
 
 func newExtAddCommand(g *globalFlags) *cobra.Command {
-	var name, sipSecret, pin string
+	var name, sipSecret, pin, outbound string
 	var ring int
 	var noVoicemail bool
 	cmd := &cobra.Command{
@@ -79,6 +80,9 @@ func newExtAddCommand(g *globalFlags) *cobra.Command {
 			}
 			if name == "" {
 				return fmt.Errorf("--name is required")
+			}
+			if !slices.Contains([]string{"internal", "local", "national", "international"}, outbound) {
+				return fmt.Errorf("--outbound %q: want internal, local, national or international", outbound)
 			}
 			sipSecret, generated, err := secretOrGenerated(sipSecret)
 			if err != nil {
@@ -99,7 +103,7 @@ func newExtAddCommand(g *globalFlags) *cobra.Command {
 			h := sipauth.HashSecret(number, sipauth.DefaultRealm, sipSecret)
 			err = st.AddExtension(cmd.Context(), store.Extension{
 				Number: number, Name: name, Realm: sipauth.DefaultRealm,
-				HA1MD5: h.HA1MD5, HA1SHA256: h.HA1SHA256, RingSeconds: ring, Voicemail: !noVoicemail,
+				HA1MD5: h.HA1MD5, HA1SHA256: h.HA1SHA256, RingSeconds: ring, Voicemail: !noVoicemail, Outbound: outbound,
 			}, pinHash)
 			if err != nil {
 				return friendly(err)
@@ -119,6 +123,7 @@ func newExtAddCommand(g *globalFlags) *cobra.Command {
 	cmd.Flags().StringVar(&sipSecret, "secret", "", "SIP password (generated when left out)")
 	cmd.Flags().StringVar(&pin, "pin", "", "voicemail PIN, 4 to 10 digits (generated when left out)")
 	cmd.Flags().BoolVar(&noVoicemail, "no-voicemail", false, "no personal voicemail box")
+	cmd.Flags().StringVar(&outbound, "outbound", "national", "what it may dial out to: internal, local, national or international (emergency always)")
 	cmd.Flags().IntVar(&ring, "ring-seconds", store.DefaultRingSeconds, "seconds to ring before a call counts as unanswered")
 	return cmd
 }
@@ -274,9 +279,10 @@ func newExtRmCommand(g *globalFlags) *cobra.Command {
 	}
 }
 
-// forwardFlags set where an extension's unanswered calls go.
+// forwardFlags set where an extension's unanswered calls go, and what it may dial out to.
 type forwardFlags struct {
 	noAnswer, busy, unavailable string
+	outbound                    string
 }
 
 func (f *forwardFlags) register(cmd *cobra.Command) {
@@ -284,10 +290,17 @@ func (f *forwardFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.noAnswer, "forward-no-answer", "", "where unanswered calls go, e.g. vm:600 (empty: own voicemail box)")
 	fl.StringVar(&f.busy, "forward-busy", "", "where calls go when busy (empty: own voicemail box)")
 	fl.StringVar(&f.unavailable, "forward-unavailable", "", "where calls go when no phone is registered (empty: own voicemail box)")
+	fl.StringVar(&f.outbound, "outbound", "national", "what it may dial out to: internal, local, national or international (emergency always)")
 }
 
 // apply checks each forward given (the box must exist) and adds it to u.
 func (f *forwardFlags) apply(cmd *cobra.Command, st *store.Store, u *store.ExtensionUpdate) error {
+	if cmd.Flags().Changed("outbound") {
+		if !slices.Contains([]string{"internal", "local", "national", "international"}, f.outbound) {
+			return fmt.Errorf("--outbound %q: want internal, local, national or international", f.outbound)
+		}
+		u.Outbound = &f.outbound
+	}
 	for _, x := range []struct {
 		flag  string
 		value string

@@ -67,6 +67,9 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		newVMCommand(g),
 		newSMTPCommand(g),
 		newAuditCommand(g),
+		newGroupCommand(g),
+		newNumberCommand(g),
+		newDialRuleCommand(g),
 		newVersionCommand(),
 	)
 	return root

@@ -12,8 +12,9 @@ trap 'rm -rf "$tmp"' EXIT
 while IFS='|' read -r name text; do
 	case "$name" in ''|'#'*) continue ;; esac
 	espeak-ng -v "$voice" -s 150 -w "$tmp/$name.wav" "$text"
-	# Trim leading/trailing silence so joined words flow, then 8 kHz mono 16-bit.
-	sox "$tmp/$name.wav" -r 8000 -c 1 -b 16 -e signed-integer "$lang/$name.wav" \
+	# Trim leading/trailing silence so joined words flow, then 8 kHz mono 16-bit;
+	# -D (no dither) keeps the output identical from run to run.
+	sox -D "$tmp/$name.wav" -r 8000 -c 1 -b 16 -e signed-integer "$lang/$name.wav" \
 		silence 1 0.02 0.5% reverse silence 1 0.02 0.5% reverse gain -n -3
 done < "$lang/prompts.txt"
 echo "rendered $(ls "$lang"/*.wav | wc -l) prompts into $lang/"

@@ -1,0 +1,246 @@
+package pbx
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/emiago/diago"
+	"github.com/emiago/diago/media"
+	"github.com/emiago/diago/media/sdp"
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/frontdesk-pbx/frontdesk/store"
+)
+
+// Outbound permission levels, each allowing the ones before it.
+var outboundLevels = []string{"internal", "local", "national", "international"}
+
+// EmergencyNumbers can always be dialled, whatever an extension may call.
+var EmergencyNumbers = []string{"911", "112", "999", "000", "110", "119"}
+
+// allowed reports whether an extension with permission may call a number of class.
+func allowed(permission, class string) bool {
+	if class == "emergency" {
+		return true
+	}
+	p, c := indexOf(outboundLevels, permission), indexOf(outboundLevels, class)
+	return p >= 0 && c >= 0 && p >= c
+}
+
+func indexOf(list []string, v string) int {
+	for i, x := range list {
+		if x == v {
+			return i
+		}
+	}
+	return -1
+}
+
+// pickRule finds the dial rule for a number: the longest matching prefix.
+// Emergency numbers use the rule for their own number, or else any rule.
+func pickRule(rules []store.DialRule, number string) (store.DialRule, bool) {
+	for _, r := range rules { // longest prefix first
+		if strings.HasPrefix(number, r.Prefix) {
+			return r, true
+		}
+	}
+	return store.DialRule{}, false
+}
+
+// outbound sends a call to an outside number through the trunk its dial
+// rule names, if the calling extension may call that kind of number.
+func (c *call) outbound(number string) (string, string) {
+	ctx := c.ds.Context()
+	if c.caller.Ext == nil || !validDialString(number) {
+		respond(c.ds, sip.StatusNotFound, "Not Found")
+		return store.CallNotFound, ""
+	}
+	rules, err := c.b.store.DialRules(ctx)
+	if err != nil {
+		respond(c.ds, sip.StatusServiceUnavailable, "Service Unavailable")
+		return store.CallFailed, ""
+	}
+	rule, ok := pickRule(rules, number)
+	if !ok {
+		respond(c.ds, sip.StatusNotFound, "Not Found")
+		return store.CallNotFound, ""
+	}
+	class := rule.Class
+	if isEmergency(number) {
+		class = "emergency"
+	}
+	if !allowed(c.caller.Ext.Outbound, class) {
+		c.log.Warn("outbound call refused by permission", "permission", c.caller.Ext.Outbound, "class", class)
+		respond(c.ds, sip.StatusForbidden, "Forbidden: "+class+" calls not allowed from this extension")
+		return store.CallRefused, ""
+	}
+	trunk, err := c.b.store.Trunk(ctx, rule.Trunk)
+	if err != nil {
+		respond(c.ds, sip.StatusServiceUnavailable, "Service Unavailable")
+		return store.CallFailed, ""
+	}
+	dialled := number
+	if rule.Strip > 0 && rule.Strip <= len(dialled) {
+		dialled = dialled[rule.Strip:]
+	}
+	dialled = rule.Prepend + dialled
+	c.log = c.log.With("trunk", trunk.Name, "dialled", dialled, "class", class)
+	c.log.Info("outbound call")
+	_ = c.ds.Trying()
+	dc, code, err := c.b.dialTrunk(ctx, c.ds, c.caller, trunk, dialled)
+	if err != nil {
+		c.log.Info("outbound call not answered", "code", code, "error", err)
+		switch {
+		case ctx.Err() != nil:
+			return store.CallCanceled, "caller"
+		case code == sip.StatusBusyHere || code == 600:
+			respond(c.ds, sip.StatusBusyHere, "Busy Here")
+			return store.CallBusy, ""
+		case code >= 400:
+			respond(c.ds, code, "Call Failed")
+		default:
+			respond(c.ds, sip.StatusServiceUnavailable, "Service Unavailable")
+		}
+		return store.CallFailed, ""
+	}
+	return c.answerAndBridge(dc)
+}
+
+// dialTrunk INVITEs a number at a provider, answering its digest challenge
+// with the trunk's credentials, and waits for the answer.
+func (b *b2bua) dialTrunk(ctx context.Context, ds *diago.DialogServerSession, caller party, t store.Trunk, number string) (*diago.DialogClientSession, int, error) {
+	host, port := splitHostPort(t.Host)
+	dc, err := b.dg.NewDialog(sip.Uri{Scheme: "sip", User: number, Host: host, Port: port}, diago.NewDialogOptions{Transport: t.Transport})
+	if err != nil {
+		return nil, 0, err
+	}
+	sess := &media.MediaSession{
+		Codecs:     append([]media.Codec(nil), codecs...),
+		Laddr:      net.UDPAddr{IP: b.mediaIP},
+		ExternalIP: b.externalIP,
+		Mode:       sdp.ModeSendrecv,
+		RTPNAT:     media.RTPNATSymetric,
+	}
+	if err := sess.Init(); err != nil {
+		return nil, 0, err
+	}
+	dc.InitMediaSession(sess, nil, nil)
+	callerID := orDefault(t.CallerID, caller.Number)
+	from := &sip.FromHeader{
+		DisplayName: caller.Name,
+		Address:     sip.Uri{Scheme: "sip", User: orDefault(t.Username, callerID), Host: host},
+		Params:      sip.NewParams(),
+	}
+	headers := []sip.Header{from}
+	if t.CallerID != "" {
+		headers = append(headers, sip.NewHeader("P-Asserted-Identity", "<sip:"+t.CallerID+"@"+host+">"))
+	}
+	err = dc.Invite(ctx, diago.InviteClientOptions{
+		Originator: ds,
+		Headers:    headers,
+		Username:   orDefault(t.AuthUsername, t.Username),
+		Password:   t.Password,
+		OnResponse: func(res *sip.Response) error {
+			if res.StatusCode == sip.StatusRinging || res.StatusCode == sip.StatusSessionInProgress {
+				_ = ds.Ringing()
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		dc.Close()
+		var resErr *sipgo.ErrDialogResponse
+		if errors.As(err, &resErr) {
+			return nil, resErr.Res.StatusCode, err
+		}
+		return nil, 0, err
+	}
+	return dc, 0, nil
+}
+
+func splitHostPort(hostport string) (string, int) {
+	host, p, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return hostport, 5060
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil {
+		return host, 5060
+	}
+	return host, port
+}
+
+func isEmergency(number string) bool {
+	return indexOf(EmergencyNumbers, number) >= 0
+}
+
+// validDialString: digits with an optional leading +.
+func validDialString(s string) bool {
+	s = strings.TrimPrefix(s, "+")
+	if s == "" || len(s) > 32 {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// trunkFor tells whether an INVITE comes from a trunk, so it needs no digest
+// answer: from a registration trunk's provider address (IP and port), or
+// from an address a peer trunk allows (IP, IP:port or CIDR).
+func (b *b2bua) trunkFor(ctx context.Context, req *sip.Request) (store.Trunk, bool) {
+	src, err := netip.ParseAddrPort(req.Source())
+	if err != nil {
+		return store.Trunk{}, false
+	}
+	trunks, err := b.store.Trunks(ctx)
+	if err != nil {
+		return store.Trunk{}, false
+	}
+	for _, t := range trunks {
+		if t.Mode == "peer" {
+			for _, a := range strings.Split(t.AllowFrom, ",") {
+				if matchSource(strings.TrimSpace(a), src) {
+					return t, true
+				}
+			}
+			continue
+		}
+		host, port := splitHostPort(t.Host)
+		ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+		if err != nil {
+			continue
+		}
+		for _, ip := range ips {
+			if ip.Unmap() == src.Addr().Unmap() && int(src.Port()) == port {
+				return t, true
+			}
+		}
+	}
+	return store.Trunk{}, false
+}
+
+// matchSource matches a source against "IP", "IP:port" or "CIDR".
+func matchSource(allow string, src netip.AddrPort) bool {
+	if allow == "" {
+		return false
+	}
+	if ap, err := netip.ParseAddrPort(allow); err == nil {
+		return ap.Addr().Unmap() == src.Addr().Unmap() && ap.Port() == src.Port()
+	}
+	if ip, err := netip.ParseAddr(allow); err == nil {
+		return ip.Unmap() == src.Addr().Unmap()
+	}
+	if p, err := netip.ParsePrefix(allow); err == nil {
+		return p.Contains(src.Addr().Unmap())
+	}
+	return false
+}
