@@ -33,6 +33,8 @@ type b2bua struct {
 	dg    *diago.Diago
 	log   *slog.Logger
 	now   func() time.Time
+	// scheduleClock is the time business hours are judged by.
+	scheduleClock func() time.Time
 
 	vm *voicemail
 
@@ -217,7 +219,7 @@ func (b *b2bua) openNow(ctx context.Context, schedule string, log *slog.Logger) 
 		log.Warn("schedule", "schedule", schedule, "error", err)
 		return true
 	}
-	open, err := isOpen(sc, b.now())
+	open, err := isOpen(sc, b.scheduleClock())
 	if err != nil {
 		log.Warn("schedule", "schedule", schedule, "error", err)
 		return true

@@ -44,6 +44,9 @@ type Config struct {
 	PINLockout time.Duration
 	// MWIUnsolicited also lights the lamps of phones that never SUBSCRIBE.
 	MWIUnsolicited bool
+	// ScheduleClock, when set, is the time business-hours schedules are
+	// judged by (tests move it; everything else uses the real time).
+	ScheduleClock func() time.Time
 	// OnBoxChanged, when set, hears about every change to a box's messages
 	// (after the lamps are updated), e.g. to wake the mail queue.
 	OnBoxChanged func(box string)
@@ -181,7 +184,11 @@ func New(cfg Config, st *store.Store) (*Server, error) {
 			}
 		},
 	}
-	s.calls = &b2bua{store: st, auth: auth, dg: dg, log: cfg.Logger, now: time.Now, vm: s.vm, mediaIP: mediaIP, externalIP: externalIP}
+	if cfg.ScheduleClock == nil {
+		cfg.ScheduleClock = time.Now
+	}
+	s.calls = &b2bua{store: st, auth: auth, dg: dg, log: cfg.Logger, now: time.Now, scheduleClock: cfg.ScheduleClock,
+		vm: s.vm, mediaIP: mediaIP, externalIP: externalIP}
 	s.vm.operator = s.calls.operator
 
 	// diago installed its INVITE/ACK/BYE/CANCEL handlers; the rest are ours.

@@ -405,15 +405,25 @@ func (v *voicemail) SaveGreeting(ctx context.Context, box string, a media.Audio)
 
 // SaveGreeting stores a box's greeting in dataDir and records it; the CLI uses it too.
 func SaveGreeting(ctx context.Context, st *store.Store, dataDir, box string, a media.Audio) error {
-	dir := filepath.Join(dataDir, GreetingsDir)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return fmt.Errorf("greetings dir: %w", err)
-	}
-	name := "greeting-" + box + "-" + strconv.FormatInt(time.Now().UnixNano(), 36) + ".wav"
-	if err := media.WriteWAVFileAtomic(filepath.Join(dir, name), toTelephone(a)); err != nil {
+	name, err := StoreGreetingFile(dataDir, "greeting-"+box, a)
+	if err != nil {
 		return err
 	}
 	return st.UpdateBox(ctx, box, store.BoxUpdate{Greeting: &name})
+}
+
+// StoreGreetingFile writes audio as 8 kHz WAV under dataDir's greetings
+// (crash-safe) and returns the file name to record.
+func StoreGreetingFile(dataDir, prefix string, a media.Audio) (string, error) {
+	dir := filepath.Join(dataDir, GreetingsDir)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return "", fmt.Errorf("greetings dir: %w", err)
+	}
+	name := prefix + "-" + strconv.FormatInt(time.Now().UnixNano(), 36) + ".wav"
+	if err := media.WriteWAVFileAtomic(filepath.Join(dir, name), toTelephone(a)); err != nil {
+		return "", err
+	}
+	return name, nil
 }
 
 func (s *menuSession) changePIN() error {

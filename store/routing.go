@@ -37,7 +37,11 @@ func numberOwner(ctx context.Context, q querier, number string) (string, error) 
 
 // errTaken reports a number already in use.
 func errTaken(number, owner string) error {
-	return fmt.Errorf("number %s: %w (a %s has it)", number, ErrExists, owner)
+	article := "a"
+	if strings.ContainsAny(owner[:1], "aeiou") {
+		article = "an"
+	}
+	return fmt.Errorf("number %s: %w (%s %s has it)", number, ErrExists, article, owner)
 }
 
 // RingGroup rings several extensions for one number.

@@ -70,6 +70,8 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		newGroupCommand(g),
 		newNumberCommand(g),
 		newDialRuleCommand(g),
+		newScheduleCommand(g),
+		newAttendantCommand(g),
 		newVersionCommand(),
 	)
 	return root
