@@ -38,6 +38,7 @@ type b2bua struct {
 
 	vm *voicemail
 
+	host       string // our address in From headers we write
 	mediaIP    net.IP // local address RTP sockets bind to
 	externalIP net.IP // address written in SDP when it differs (--public-ip)
 }
@@ -423,14 +424,20 @@ func (c *call) ringGroup(g store.RingGroup) (string, string) {
 // refused. Devices still ringing are cancelled; any that answered at the
 // same moment are hung up.
 func (b *b2bua) ringDevices(ctx context.Context, ds *diago.DialogServerSession, caller party, devices []store.Binding, log *slog.Logger) (*diago.DialogClientSession, []int) {
+	return b.ringDevicesFor(ctx, ds, func() { _ = ds.Ringing() }, caller, devices, log)
+}
+
+// ringDevicesFor is ringDevices for any originating leg (a caller's, or the
+// first leg of a click-to-call); ringing is called once when a device rings.
+func (b *b2bua) ringDevicesFor(ctx context.Context, originator diago.DialogSession, ringing func(), caller party, devices []store.Binding, log *slog.Logger) (*diago.DialogClientSession, []int) {
 	ringCtx, stopRinging := context.WithCancel(ctx)
 	defer stopRinging()
 	var ringOnce sync.Once
-	ringing := func() { ringOnce.Do(func() { _ = ds.Ringing() }) }
+	ringingOnce := func() { ringOnce.Do(ringing) }
 
 	legs := make(chan leg, len(devices))
 	for _, d := range devices {
-		go func() { legs <- b.ring(ringCtx, ds, caller, d, ringing) }()
+		go func() { legs <- b.ring(ringCtx, originator, caller, d, ringingOnce) }()
 	}
 	var answered *diago.DialogClientSession
 	var codes []int
@@ -508,7 +515,7 @@ func (b *b2bua) operator(ds *diago.DialogServerSession, cm *callMedia, caller pa
 }
 
 // ring sends one INVITE to one device and waits for its final answer.
-func (b *b2bua) ring(ctx context.Context, ds *diago.DialogServerSession, caller party, d store.Binding, ringing func()) leg {
+func (b *b2bua) ring(ctx context.Context, originator diago.DialogSession, caller party, d store.Binding, ringing func()) leg {
 	uri, err := deviceURI(d)
 	if err != nil {
 		return leg{err: err}
@@ -533,11 +540,11 @@ func (b *b2bua) ring(ctx context.Context, ds *diago.DialogServerSession, caller 
 
 	from := &sip.FromHeader{
 		DisplayName: caller.Display,
-		Address:     sip.Uri{Scheme: "sip", User: caller.Number, Host: ds.InviteRequest.Recipient.Host},
+		Address:     sip.Uri{Scheme: "sip", User: caller.Number, Host: b.host},
 		Params:      sip.NewParams(),
 	}
 	err = dc.Invite(ctx, diago.InviteClientOptions{
-		Originator: ds,
+		Originator: originator,
 		Headers:    []sip.Header{from},
 		OnResponse: func(res *sip.Response) error {
 			if res.StatusCode == sip.StatusRinging || res.StatusCode == sip.StatusSessionInProgress {
@@ -560,37 +567,42 @@ func (b *b2bua) ring(ctx context.Context, ds *diago.DialogServerSession, caller 
 // bridge relays media between the answered caller leg and the callee leg
 // and waits for a hangup on either side.
 func (b *b2bua) bridge(ds *diago.DialogServerSession, dc *diago.DialogClientSession, id int64, log *slog.Logger) (status, hangupBy string) {
-	ctx := ds.Context()
 	if id != 0 {
 		if err := b.store.CallAnswered(context.Background(), id, b.now()); err != nil {
 			log.Error("call log", "error", err)
 		}
 	}
-	br := diago.NewBridge()
-	br.DTMFpass = true // RFC 4733 telephone-events pass through to the other side
-	if err := br.AddDialogSession(ds); err != nil {
-		log.Warn("bridge caller", "error", err)
-	}
-	if err := br.AddDialogSession(dc); err != nil {
-		log.Warn("bridge callee", "error", err)
-	}
-	if err := dc.Ack(ctx); err != nil {
+	if err := dc.Ack(ds.Context()); err != nil {
 		log.Warn("ACK callee", "error", err)
 	}
 	log.Info("call answered")
+	return store.CallAnswered, relay(ds, dc, log)
+}
 
-	select {
-	case <-ds.Context().Done():
-		hctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := dc.Hangup(hctx); err != nil {
-			log.Debug("hang up callee", "error", err)
-		}
-		return store.CallAnswered, "caller"
-	case <-dc.Context().Done():
-		// diago sends BYE to the caller when serve returns.
-		return store.CallAnswered, "callee"
+// relay bridges two answered legs (RTP and RFC 4733 events pass through)
+// until one hangs up, then hangs up the other. It says which ended first:
+// "caller" for a, "callee" for c.
+func relay(a, c diago.DialogSession, log *slog.Logger) string {
+	br := diago.NewBridge()
+	br.DTMFpass = true
+	if err := br.AddDialogSession(a); err != nil {
+		log.Warn("bridge caller", "error", err)
 	}
+	if err := br.AddDialogSession(c); err != nil {
+		log.Warn("bridge callee", "error", err)
+	}
+	other, who := c, "caller"
+	select {
+	case <-a.Context().Done():
+	case <-c.Context().Done():
+		other, who = a, "callee"
+	}
+	hctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := other.Hangup(hctx); err != nil {
+		log.Debug("hang up the other leg", "error", err)
+	}
+	return who
 }
 
 // drainLegs collects the outcome of devices still ringing after the call was

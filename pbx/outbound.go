@@ -3,6 +3,7 @@ package pbx
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"strconv"
@@ -52,47 +53,76 @@ func pickRule(rules []store.DialRule, number string) (store.DialRule, bool) {
 	return store.DialRule{}, false
 }
 
-// outbound sends a call to an outside number through the trunk its dial
-// rule names, if the calling extension may call that kind of number.
-func (c *call) outbound(number string) (string, string) {
-	ctx := c.ds.Context()
-	if c.caller.Ext == nil || !validDialString(number) {
-		respond(c.ds, sip.StatusNotFound, "Not Found")
-		return store.CallNotFound, ""
+// outboundPlan is how an outside number leaves the PBX.
+type outboundPlan struct {
+	trunk   store.Trunk
+	dialled string // the number as sent to the provider
+	class   string
+}
+
+// Reasons an outside number can't be called.
+var (
+	ErrNoRoute    = errors.New("no dial rule covers that number")
+	ErrNotAllowed = errors.New("this extension may not call that kind of number")
+)
+
+// planOutbound picks the trunk for an outside number and checks that ext
+// may call it (emergency numbers always).
+func (b *b2bua) planOutbound(ctx context.Context, ext store.Extension, number string) (outboundPlan, error) {
+	if !validDialString(number) {
+		return outboundPlan{}, ErrNoRoute
 	}
-	rules, err := c.b.store.DialRules(ctx)
+	rules, err := b.store.DialRules(ctx)
 	if err != nil {
-		respond(c.ds, sip.StatusServiceUnavailable, "Service Unavailable")
-		return store.CallFailed, ""
+		return outboundPlan{}, err
 	}
 	rule, ok := pickRule(rules, number)
 	if !ok {
-		respond(c.ds, sip.StatusNotFound, "Not Found")
-		return store.CallNotFound, ""
+		return outboundPlan{}, ErrNoRoute
 	}
 	class := rule.Class
 	if isEmergency(number) {
 		class = "emergency"
 	}
-	if !allowed(c.caller.Ext.Outbound, class) {
-		c.log.Warn("outbound call refused by permission", "permission", c.caller.Ext.Outbound, "class", class)
-		respond(c.ds, sip.StatusForbidden, "Forbidden: "+class+" calls not allowed from this extension")
-		return store.CallRefused, ""
+	if !allowed(ext.Outbound, class) {
+		return outboundPlan{class: class}, fmt.Errorf("%w: %s numbers (extension %s is %s only)", ErrNotAllowed, class, ext.Number, ext.Outbound)
 	}
-	trunk, err := c.b.store.Trunk(ctx, rule.Trunk)
+	trunk, err := b.store.Trunk(ctx, rule.Trunk)
 	if err != nil {
-		respond(c.ds, sip.StatusServiceUnavailable, "Service Unavailable")
-		return store.CallFailed, ""
+		return outboundPlan{}, err
 	}
 	dialled := number
 	if rule.Strip > 0 && rule.Strip <= len(dialled) {
 		dialled = dialled[rule.Strip:]
 	}
-	dialled = rule.Prepend + dialled
-	c.log = c.log.With("trunk", trunk.Name, "dialled", dialled, "class", class)
+	return outboundPlan{trunk: trunk, dialled: rule.Prepend + dialled, class: class}, nil
+}
+
+// outbound sends a call to an outside number through the trunk its dial
+// rule names, if the calling extension may call that kind of number.
+func (c *call) outbound(number string) (string, string) {
+	ctx := c.ds.Context()
+	if c.caller.Ext == nil {
+		respond(c.ds, sip.StatusNotFound, "Not Found")
+		return store.CallNotFound, ""
+	}
+	plan, err := c.b.planOutbound(ctx, *c.caller.Ext, number)
+	switch {
+	case errors.Is(err, ErrNotAllowed):
+		c.log.Warn("outbound call refused by permission", "permission", c.caller.Ext.Outbound, "class", plan.class)
+		respond(c.ds, sip.StatusForbidden, "Forbidden: "+plan.class+" calls not allowed from this extension")
+		return store.CallRefused, ""
+	case errors.Is(err, ErrNoRoute), errors.Is(err, store.ErrNotFound):
+		respond(c.ds, sip.StatusNotFound, "Not Found")
+		return store.CallNotFound, ""
+	case err != nil:
+		respond(c.ds, sip.StatusServiceUnavailable, "Service Unavailable")
+		return store.CallFailed, ""
+	}
+	c.log = c.log.With("trunk", plan.trunk.Name, "dialled", plan.dialled, "class", plan.class)
 	c.log.Info("outbound call")
 	_ = c.ds.Trying()
-	dc, code, err := c.b.dialTrunk(ctx, c.ds, c.caller, trunk, dialled)
+	dc, code, err := c.b.dialTrunk(ctx, c.ds, func() { _ = c.ds.Ringing() }, c.caller, plan.trunk, plan.dialled)
 	if err != nil {
 		c.log.Info("outbound call not answered", "code", code, "error", err)
 		switch {
@@ -113,7 +143,7 @@ func (c *call) outbound(number string) (string, string) {
 
 // dialTrunk INVITEs a number at a provider, answering its digest challenge
 // with the trunk's credentials, and waits for the answer.
-func (b *b2bua) dialTrunk(ctx context.Context, ds *diago.DialogServerSession, caller party, t store.Trunk, number string) (*diago.DialogClientSession, int, error) {
+func (b *b2bua) dialTrunk(ctx context.Context, originator diago.DialogSession, ringing func(), caller party, t store.Trunk, number string) (*diago.DialogClientSession, int, error) {
 	host, port := splitHostPort(t.Host)
 	dc, err := b.dg.NewDialog(sip.Uri{Scheme: "sip", User: number, Host: host, Port: port}, diago.NewDialogOptions{Transport: t.Transport})
 	if err != nil {
@@ -141,13 +171,13 @@ func (b *b2bua) dialTrunk(ctx context.Context, ds *diago.DialogServerSession, ca
 		headers = append(headers, sip.NewHeader("P-Asserted-Identity", "<sip:"+t.CallerID+"@"+host+">"))
 	}
 	err = dc.Invite(ctx, diago.InviteClientOptions{
-		Originator: ds,
+		Originator: originator,
 		Headers:    headers,
 		Username:   orDefault(t.AuthUsername, t.Username),
 		Password:   t.Password,
 		OnResponse: func(res *sip.Response) error {
 			if res.StatusCode == sip.StatusRinging || res.StatusCode == sip.StatusSessionInProgress {
-				_ = ds.Ringing()
+				ringing()
 			}
 			return nil
 		},

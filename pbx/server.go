@@ -18,6 +18,7 @@ import (
 	"github.com/frontdesk-pbx/frontdesk/embed"
 	"github.com/frontdesk-pbx/frontdesk/media"
 	"github.com/frontdesk-pbx/frontdesk/pbx/sipauth"
+	"github.com/frontdesk-pbx/frontdesk/pbx/trunk"
 	"github.com/frontdesk-pbx/frontdesk/store"
 )
 
@@ -62,6 +63,10 @@ type Server struct {
 	dg    *diago.Diago
 	calls *b2bua
 	vm    *voicemail
+	// trunks keeps the registrations to SIP providers.
+	trunks *trunk.Keeper
+	// runCtx lives as long as Run: calls the API starts outlive the request.
+	runCtx context.Context
 }
 
 // UserAgent is the name Frontdesk gives itself in SIP messages.
@@ -170,7 +175,9 @@ func New(cfg Config, st *store.Store) (*Server, error) {
 	}
 	contact := sip.ContactHeader{Address: sip.Uri{Scheme: "sip", Host: contactHost, Port: port}}
 
-	s := &Server{cfg: cfg, store: st, log: cfg.Logger, ua: ua, dg: dg}
+	s := &Server{cfg: cfg, store: st, log: cfg.Logger, ua: ua, dg: dg, runCtx: context.Background()}
+	// Trunk REGISTERs leave through the same client, so from the SIP port.
+	s.trunks = trunk.New(st, client, contactHost, port, cfg.Logger, time.Now)
 	reg := &registrar{store: st, auth: auth, log: cfg.Logger, now: time.Now, slots: make(chan struct{}, maxConcurrentRegisters)}
 	lamps := newMWI(st, auth, client, contact, cfg.Logger, cfg.MWIUnsolicited)
 	info := &infoDigits{}
@@ -188,7 +195,7 @@ func New(cfg Config, st *store.Store) (*Server, error) {
 		cfg.ScheduleClock = time.Now
 	}
 	s.calls = &b2bua{store: st, auth: auth, dg: dg, log: cfg.Logger, now: time.Now, scheduleClock: cfg.ScheduleClock,
-		vm: s.vm, mediaIP: mediaIP, externalIP: externalIP}
+		vm: s.vm, host: contactHost, mediaIP: mediaIP, externalIP: externalIP}
 	s.vm.operator = s.calls.operator
 
 	// diago installed its INVITE/ACK/BYE/CANCEL handlers; the rest are ours.
@@ -202,6 +209,7 @@ func New(cfg Config, st *store.Store) (*Server, error) {
 // Run listens on UDP and TCP and serves until ctx ends. ready is called once
 // both listeners are up.
 func (s *Server) Run(ctx context.Context, ready func()) error {
+	s.runCtx = ctx
 	// Finish or clean recordings a crash cut short before taking calls.
 	if err := s.vm.Recover(ctx); err != nil {
 		return fmt.Errorf("voicemail recovery: %w", err)
@@ -215,9 +223,18 @@ func (s *Server) Run(ctx context.Context, ready func()) error {
 		ready()
 	}
 	go s.expireBindings(ctx)
+	trunksDone := make(chan struct{})
+	go func() {
+		defer close(trunksDone)
+		s.trunks.Run(ctx)
+	}()
 	<-ctx.Done()
+	<-trunksDone // trunks un-REGISTER (briefly) before the transports close
 	return s.ua.Close()
 }
+
+// TrunkStatus reports the registration of every trunk.
+func (s *Server) TrunkStatus() []trunk.Status { return s.trunks.Status() }
 
 // handleOptions answers OPTIONS pings (phones and trunks use them as keep-alives).
 func (s *Server) handleOptions(req *sip.Request, tx sip.ServerTransaction) {

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -14,6 +16,22 @@ type User struct {
 	PasswordHash       string `json:"-"`
 	IsAdmin            bool   `json:"is_admin"`
 	MustChangePassword bool   `json:"must_change_password"`
+	Extension          string `json:"extension,omitempty"` // the user's own extension, if linked
+}
+
+// UserByName returns a user by name or email, or ErrNotFound.
+func (s *Store) UserByName(ctx context.Context, name string) (User, error) {
+	var u User
+	err := s.read.QueryRowContext(ctx, `SELECT id, name, email, password_hash, is_admin, must_change_password, COALESCE(extension, '')
+		FROM users WHERE name = ?1 OR (email != '' AND email = ?1)`, name).
+		Scan(&u.ID, &u.Name, &u.Email, &u.PasswordHash, &u.IsAdmin, &u.MustChangePassword, &u.Extension)
+	if errors.Is(err, sql.ErrNoRows) {
+		return u, fmt.Errorf("user %s: %w", name, ErrNotFound)
+	}
+	if err != nil {
+		return u, fmt.Errorf("read user %s: %w", name, err)
+	}
+	return u, nil
 }
 
 // CountUsers returns how many users exist.

@@ -25,6 +25,7 @@ type Server struct {
 	log     *slog.Logger
 	version string
 	ready   atomic.Bool
+	dialer  Dialer
 }
 
 // New builds the HTTP server and its routes.
@@ -35,6 +36,7 @@ func New(st *store.Store, log *slog.Logger, version string) *Server {
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	e.GET("/", s.index)
+	e.POST("/api/v1/click-to-call", s.clickToCall)
 	return s
 }
 

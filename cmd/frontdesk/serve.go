@@ -98,6 +98,7 @@ func serve(ctx context.Context, g *globalFlags, f *serveFlags, stdout, stderr io
 		return err
 	}
 	web := ui.New(st, log, version)
+	web.SetDialer(phones)
 
 	password, err := ui.EnsureFirstAdmin(ctx, st)
 	if err != nil {
