@@ -261,3 +261,16 @@ func TestAsteriskSoundNames(t *testing.T) {
 		t.Fatalf("digit-5 from an Asterisk-style dir: %v, %d samples", err, len(a.Samples))
 	}
 }
+
+func TestHoldMusicIsAudibleAndLoops(t *testing.T) {
+	m := HoldMusic(8000)
+	if s := m.Seconds(); s < 10 || s > 30 {
+		t.Fatalf("hold music is %.1f s, want a 10-30 s loop", s)
+	}
+	if RMS(m.Samples) < SpeechLevel {
+		t.Fatalf("hold music RMS %.0f is below the level counted as sound", RMS(m.Samples))
+	}
+	if goertzelPower(m.Samples[:4000], 261.63, 8000) < goertzelPower(m.Samples[:4000], 1000, 8000)*10 {
+		t.Fatal("the first note is not middle C")
+	}
+}

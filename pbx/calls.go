@@ -36,7 +36,8 @@ type b2bua struct {
 	// scheduleClock is the time business hours are judged by.
 	scheduleClock func() time.Time
 
-	vm *voicemail
+	vm     *voicemail
+	queues *queues
 
 	host       string // our address in From headers we write
 	mediaIP    net.IP // local address RTP sockets bind to
@@ -164,6 +165,11 @@ func (c *call) dial(target string) (string, string) {
 	if rest, ok := strings.CutPrefix(target, VoicemailCode); ok {
 		return c.b.vm.menu(c.ds, c.caller, rest), ""
 	}
+	for _, code := range []string{QueueLoginCode, QueueLogoutCode} {
+		if queue, ok := strings.CutPrefix(target, code); ok {
+			return c.queueLogin(code, queue)
+		}
+	}
 	if dest, ok := c.internal(target); ok {
 		return c.route(dest)
 	}
@@ -184,6 +190,9 @@ func (c *call) internal(number string) (Destination, bool) {
 	}
 	if _, err := c.b.store.Attendant(ctx, number); err == nil {
 		return Destination{Kind: DestAttendant, Number: number}, true
+	}
+	if _, err := c.b.store.Queue(ctx, number); err == nil {
+		return Destination{Kind: DestQueue, Number: number}, true
 	}
 	return Destination{}, false
 }
@@ -252,6 +261,10 @@ func (c *call) route(dest Destination) (string, string) {
 	case DestAttendant:
 		if a, err := c.b.store.Attendant(ctx, dest.Number); err == nil {
 			return c.attendant(a)
+		}
+	case DestQueue:
+		if q, err := c.b.store.Queue(ctx, dest.Number); err == nil {
+			return c.queue(q)
 		}
 	case DestGroup:
 		if g, err := c.b.store.RingGroup(ctx, dest.Number); err == nil {

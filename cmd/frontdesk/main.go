@@ -72,6 +72,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		newDialRuleCommand(g),
 		newScheduleCommand(g),
 		newAttendantCommand(g),
+		newQueueCommand(g),
 		newTrunkCommand(g),
 		newVersionCommand(),
 	)

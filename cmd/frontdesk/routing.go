@@ -29,6 +29,8 @@ func checkDest(ctx context.Context, st *store.Store, flag, value string) error {
 		_, lookErr = st.RingGroup(ctx, d.Number)
 	case pbx.DestAttendant:
 		_, lookErr = st.Attendant(ctx, d.Number)
+	case pbx.DestQueue:
+		_, lookErr = st.Queue(ctx, d.Number)
 	}
 	if lookErr != nil {
 		return fmt.Errorf("--%s: %w", flag, friendly(lookErr))
