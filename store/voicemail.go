@@ -34,6 +34,8 @@ type Box struct {
 	MaxSeconds     int       `json:"max_seconds"`
 	SilenceSeconds int       `json:"silence_seconds"`
 	LockedUntil    time.Time `json:"locked_until,omitzero"`
+	Transcribe     bool      `json:"transcribe"`
+	TranscribeLang string    `json:"transcribe_language"` // auto or a language code
 	Members        []Member  `json:"members,omitempty"`
 }
 
@@ -44,13 +46,14 @@ type Member struct {
 	Lamp      bool   `json:"lamp"`
 }
 
-const boxColumns = `number, name, kind, COALESCE(owner, ''), language, pin_hash, emails, email_attach, greeting, operator, max_seconds, silence_seconds, locked_until`
+const boxColumns = `number, name, kind, COALESCE(owner, ''), language, pin_hash, emails, email_attach, greeting, operator, max_seconds, silence_seconds, locked_until, transcribe, transcribe_language`
 
 func scanBox(row interface{ Scan(...any) error }) (Box, error) {
 	var b Box
 	var emails string
 	var locked int64
-	err := row.Scan(&b.Number, &b.Name, &b.Kind, &b.Owner, &b.Language, &b.PINHash, &emails, &b.EmailAttach, &b.Greeting, &b.Operator, &b.MaxSeconds, &b.SilenceSeconds, &locked)
+	err := row.Scan(&b.Number, &b.Name, &b.Kind, &b.Owner, &b.Language, &b.PINHash, &emails, &b.EmailAttach, &b.Greeting, &b.Operator,
+		&b.MaxSeconds, &b.SilenceSeconds, &locked, &b.Transcribe, &b.TranscribeLang)
 	b.HasPIN = b.PINHash != ""
 	b.Emails = splitList(emails)
 	if locked > 0 {
@@ -204,7 +207,8 @@ func (s *Store) PersonalBox(ctx context.Context, extension string) (Box, error) 
 type BoxUpdate struct {
 	Name, Language, PINHash, Greeting, Operator *string
 	Emails                                      *[]string
-	EmailAttach                                 *bool
+	EmailAttach, Transcribe                     *bool
+	TranscribeLang                              *string
 	MaxSeconds, SilenceSeconds                  *int
 }
 
@@ -236,6 +240,12 @@ func (s *Store) UpdateBox(ctx context.Context, number string, u BoxUpdate) error
 	}
 	if u.MaxSeconds != nil {
 		add("max_seconds", *u.MaxSeconds)
+	}
+	if u.Transcribe != nil {
+		add("transcribe", *u.Transcribe)
+	}
+	if u.TranscribeLang != nil {
+		add("transcribe_language", *u.TranscribeLang)
 	}
 	if u.SilenceSeconds != nil {
 		add("silence_seconds", *u.SilenceSeconds)

@@ -287,6 +287,24 @@ func TestVoicemailDepositSmoke(t *testing.T) {
 		t.Fatalf("box 600 has %d messages, want 1", len(msgs))
 	}
 	t.Logf("message: %+v", msgs[0])
+	// This build has no transcription engine: the message says so, and is kept.
+	deadline = time.Now().Add(10 * time.Second)
+	var views []struct {
+		Transcription string `json:"transcription"`
+		Note          string `json:"transcription_note"`
+	}
+	for time.Now().Before(deadline) {
+		if err := json.Unmarshal([]byte(runCLI(t, srv.DataDir, "vm", "messages", "600", "--json")), &views); err != nil {
+			t.Fatal(err)
+		}
+		if len(views) == 1 && views[0].Transcription == "no-model" {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if len(views) != 1 || views[0].Transcription != "no-model" || !strings.Contains(views[0].Note, "not transcribed") {
+		t.Fatalf("transcription state %+v, want no-model with a 'not transcribed' note", views)
+	}
 }
 
 // TestVoicemailSpokenMessage: a baresip phone whose microphone plays an

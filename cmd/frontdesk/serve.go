@@ -13,9 +13,11 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/frontdesk-pbx/frontdesk/media/whisper"
 	"github.com/frontdesk-pbx/frontdesk/pbx"
 	"github.com/frontdesk-pbx/frontdesk/pbx/mailer"
 	"github.com/frontdesk-pbx/frontdesk/pbx/sipauth"
+	"github.com/frontdesk-pbx/frontdesk/pbx/transcriber"
 	"github.com/frontdesk-pbx/frontdesk/ui"
 )
 
@@ -29,6 +31,8 @@ type serveFlags struct {
 	mwiUnsolicited bool
 	pinLockout     time.Duration
 	scheduleClock  string
+	// transcribeThreads bounds the CPU threads one transcription uses.
+	transcribeThreads int
 }
 
 func newServeCommand(g *globalFlags) *cobra.Command {
@@ -51,6 +55,7 @@ func newServeCommand(g *globalFlags) *cobra.Command {
 	fl.DurationVar(&f.pinLockout, "pin-lockout", pbx.DefaultPINLockout, "window for counting wrong voicemail PINs, and how long a box then stays locked")
 	fl.StringVar(&f.scheduleClock, "schedule-clock", "", "judge business hours as if it were this time (RFC 3339), moving on from there: for testing schedules")
 	_ = fl.MarkHidden("schedule-clock")
+	fl.IntVar(&f.transcribeThreads, "transcribe-threads", 0, "CPU threads for transcription (default: cores less one, at least one)")
 	fl.StringVar(&f.sipDigest, "sip-digest", "MD5", "digest algorithms offered to phones, in order: MD5, SHA-256 or SHA-256,MD5 (many phones fail when offered SHA-256)")
 	return cmd
 }
@@ -87,12 +92,16 @@ func serve(ctx context.Context, g *globalFlags, f *serveFlags, stdout, stderr io
 	defer st.Close()
 
 	mail := mailer.New(st, g.dataDir, log)
+	transcripts := transcriber.New(st, g.dataDir, log, f.transcribeThreads, whisper.Load, whisper.Available())
 	phones, err := pbx.New(pbx.Config{
 		SIPListen: f.sipListen, PublicIP: f.publicIP, RTPPortMin: lo, RTPPortMax: hi, Logger: log,
 		DigestAlgorithms: digestAlgorithms,
 		DataDir:          g.dataDir, SoundsDir: f.soundsDir, MWIUnsolicited: f.mwiUnsolicited, PINLockout: f.pinLockout,
 		ScheduleClock: scheduleClock,
-		OnBoxChanged:  func(string) { mail.Wake() },
+		OnBoxChanged: func(string) {
+			mail.Wake()
+			transcripts.Wake()
+		},
 	}, st)
 	if err != nil {
 		return err
@@ -113,6 +122,7 @@ func serve(ctx context.Context, g *globalFlags, f *serveFlags, stdout, stderr io
 	group, ctx := errgroup.WithContext(ctx)
 	group.Go(func() error { return web.Run(ctx, f.httpListen) })
 	group.Go(func() error { mail.Run(ctx); return nil })
+	group.Go(func() error { transcripts.Run(ctx); return nil })
 	group.Go(func() error {
 		return phones.Run(ctx, func() {
 			web.SetReady()

@@ -27,7 +27,7 @@ func newVMCommand(g *globalFlags) *cobra.Command {
 	members.AddCommand(newVMMembersAddCommand(g), newVMMembersRmCommand(g))
 	greeting := &cobra.Command{Use: "greeting", Short: "Set a box's greeting"}
 	greeting.AddCommand(newVMGreetingSetCommand(g), newVMGreetingSayCommand(g))
-	cmd.AddCommand(newVMAddCommand(g), newVMListCommand(g), newVMSetCommand(g), newVMRmCommand(g), members, greeting, newVMMessagesCommand(g))
+	cmd.AddCommand(newVMAddCommand(g), newVMListCommand(g), newVMSetCommand(g), newVMRmCommand(g), members, greeting, newVMMessagesCommand(g), newVMSearchCommand(g))
 	return cmd
 }
 
@@ -35,7 +35,8 @@ func newVMCommand(g *globalFlags) *cobra.Command {
 type boxFlags struct {
 	name, pin, language, operator string
 	emails                        []string
-	attach                        bool
+	attach, transcribe            bool
+	transcribeLang                string
 	maxSeconds, silenceSeconds    int
 }
 
@@ -49,6 +50,8 @@ func (f *boxFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.operator, "operator", "", "destination for 0 during the greeting, e.g. ext:100")
 	fl.IntVar(&f.maxSeconds, "max-seconds", 180, "longest message, in seconds")
 	fl.IntVar(&f.silenceSeconds, "silence-seconds", 5, "silence after speech that ends a message, in seconds (0: off)")
+	fl.BoolVar(&f.transcribe, "transcribe", true, "transcribe new messages")
+	fl.StringVar(&f.transcribeLang, "transcribe-language", "auto", "language of the messages: auto, or a code such as en or de")
 }
 
 // update turns the flags the user gave into a store update, checking each.
@@ -94,6 +97,15 @@ func (f *boxFlags) update(cmd *cobra.Command) (store.BoxUpdate, error) {
 			return u, fmt.Errorf("--max-seconds %d: want 5 to 3600", f.maxSeconds)
 		}
 		u.MaxSeconds = &f.maxSeconds
+	}
+	if fl.Changed("transcribe") {
+		u.Transcribe = &f.transcribe
+	}
+	if fl.Changed("transcribe-language") {
+		if !validLanguage(f.transcribeLang) {
+			return u, fmt.Errorf("--transcribe-language %q: want auto or a two-letter code such as en", f.transcribeLang)
+		}
+		u.TranscribeLang = &f.transcribeLang
 	}
 	if fl.Changed("silence-seconds") {
 		if f.silenceSeconds < 0 || f.silenceSeconds > 60 {
@@ -178,6 +190,15 @@ func newVMAddCommand(g *globalFlags) *cobra.Command {
 			return withStore(cmd, g, func(ctx context.Context, st *store.Store) error {
 				if err := st.AddBox(ctx, b); err != nil {
 					return friendly(err)
+				}
+				if fl := cmd.Flags(); fl.Changed("transcribe") || fl.Changed("transcribe-language") {
+					u, err := f.update(cmd)
+					if err != nil {
+						return err
+					}
+					if err := st.UpdateBox(ctx, number, store.BoxUpdate{Transcribe: u.Transcribe, TranscribeLang: u.TranscribeLang}); err != nil {
+						return err
+					}
 				}
 				_ = st.Audit(ctx, "cli", "vm.add", number, 0, f.name)
 				fmt.Fprintf(cmd.OutOrStdout(), "voicemail box %s (%s) added\n", number, f.name)
@@ -433,23 +454,107 @@ func newVMMessagesCommand(g *globalFlags) *cobra.Command {
 				if err != nil {
 					return err
 				}
+				views := make([]messageView, 0, len(msgs))
+				for _, m := range msgs {
+					views = append(views, describeMessage(ctx, st, m))
+				}
 				out := cmd.OutOrStdout()
 				if asJSON {
-					if msgs == nil {
-						msgs = []store.Message{}
-					}
-					return writeJSON(out, msgs)
+					return writeJSON(out, views)
 				}
 				tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ID\tTIME\tFROM\tCALLED\tSECONDS\tPLAYED\tSTATUS")
-				for _, m := range msgs {
-					fmt.Fprintf(tw, "%d\t%s\t%s %s\t%s\t%.1f\t%v\t%s\n", m.ID, m.StartedAt.Local().Format("2006-01-02 15:04"),
-						m.CallerNumber, m.CallerName, m.CalledNumber, m.Duration, m.Played, m.Status)
+				fmt.Fprintln(tw, "ID\tTIME\tFROM\tCALLED\tSECONDS\tPLAYED\tSTATUS\tTRANSCRIPT")
+				for _, v := range views {
+					fmt.Fprintf(tw, "%d\t%s\t%s %s\t%s\t%.1f\t%v\t%s\t%s\n", v.ID, v.StartedAt.Local().Format("2006-01-02 15:04"),
+						v.CallerNumber, v.CallerName, v.CalledNumber, v.Duration, v.Played, v.Status, firstLine(v))
 				}
 				return tw.Flush()
 			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func validLanguage(s string) bool {
+	if s == "auto" {
+		return true
+	}
+	if len(s) < 2 || len(s) > 3 {
+		return false
+	}
+	for _, r := range s {
+		if r < 'a' || r > 'z' {
+			return false
+		}
+	}
+	return true
+}
+
+// messageView is a message with its transcription, as the CLI shows it.
+type messageView struct {
+	store.Message
+	Transcription string            `json:"transcription"` // queued, running, done, failed, no-model, off
+	Note          string            `json:"transcription_note,omitempty"`
+	Transcript    *store.Transcript `json:"transcript,omitempty"`
+}
+
+func describeMessage(ctx context.Context, st *store.Store, m store.Message) messageView {
+	v := messageView{Message: m}
+	if j, err := st.JobOf(ctx, m.ID); err == nil {
+		v.Transcription, v.Note = j.State, j.Error
+	}
+	if tr, err := st.Transcript(ctx, m.ID); err == nil {
+		v.Transcript = &tr
+	}
+	return v
+}
+
+func firstLine(v messageView) string {
+	switch {
+	case v.Transcript != nil:
+		t := v.Transcript.Text
+		if len(t) > 60 {
+			t = t[:57] + "..."
+		}
+		return t
+	case v.Note != "":
+		return "(" + v.Note + ")"
+	}
+	return "(" + v.Transcription + ")"
+}
+
+func newVMSearchCommand(g *globalFlags) *cobra.Command {
+	var asJSON bool
+	var boxes []string
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "search WORDS [--box 600] [--json]",
+		Short: "Find messages by transcript words, caller number or name",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withStore(cmd, g, func(ctx context.Context, st *store.Store) error {
+				hits, err := st.SearchMessages(ctx, args[0], boxes, limit)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					if hits == nil {
+						hits = []store.SearchHit{}
+					}
+					return writeJSON(cmd.OutOrStdout(), hits)
+				}
+				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ID\tBOX\tTIME\tFROM\tMATCH")
+				for _, h := range hits {
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s %s\t%s\n", h.ID, h.Box, h.StartedAt.Local().Format("2006-01-02 15:04"), h.CallerNumber, h.CallerName, h.Snippet)
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().StringSliceVar(&boxes, "box", nil, "only these boxes")
+	cmd.Flags().IntVar(&limit, "limit", 50, "most results")
 	return cmd
 }
