@@ -214,7 +214,10 @@ func (s *Server) Run(ctx context.Context, ready func()) error {
 	if err := s.vm.Recover(ctx); err != nil {
 		return fmt.Errorf("voicemail recovery: %w", err)
 	}
-	if err := s.dg.ServeBackground(ctx, s.calls.serve); err != nil {
+	// The listeners outlive ctx by a moment, so trunks can un-REGISTER.
+	listenCtx, stopListening := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopListening()
+	if err := s.dg.ServeBackground(listenCtx, s.calls.serve); err != nil {
 		return fmt.Errorf("sip listen on %s: %w", s.cfg.SIPListen, err)
 	}
 	s.log.Info("SIP listening", "address", s.cfg.SIPListen, "transports", "udp,tcp",
@@ -229,7 +232,8 @@ func (s *Server) Run(ctx context.Context, ready func()) error {
 		s.trunks.Run(ctx)
 	}()
 	<-ctx.Done()
-	<-trunksDone // trunks un-REGISTER (briefly) before the transports close
+	<-trunksDone // trunks un-REGISTER (briefly) before the listeners close
+	stopListening()
 	return s.ua.Close()
 }
 

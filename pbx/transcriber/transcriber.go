@@ -218,4 +218,3 @@ func (w *Worker) closeModel() {
 		w.model = nil
 	}
 }
-

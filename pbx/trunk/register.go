@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 	"github.com/icholy/digest"
 
@@ -182,7 +183,7 @@ func (k *Keeper) exchange(ctx context.Context, s *session, expires int) (res *si
 
 // do sends one request and waits for its final response.
 func (k *Keeper) do(ctx context.Context, s *session, req *sip.Request) (*sip.Response, error) {
-	res, err := k.client.Do(ctx, req)
+	res, err := k.client.Do(ctx, req, sipgo.ClientRequestBuild, localPort)
 	switch {
 	case err == nil:
 		return res, nil
@@ -192,6 +193,16 @@ func (k *Keeper) do(ctx context.Context, s *session, req *sip.Request) (*sip.Res
 		return nil, ctx.Err()
 	}
 	return nil, failf("send REGISTER to %s: %v", s.host, err)
+}
+
+// localPort lets a TCP connection to the provider be dialled from the PBX's
+// address but another port: a client bound to the SIP port (so UDP REGISTERs
+// leave from it) cannot dial from the port its own TCP listener holds.
+func localPort(_ *sipgo.Client, req *sip.Request) error {
+	if strings.EqualFold(req.Transport(), "TCP") {
+		req.Laddr.Port = 0
+	}
+	return nil
 }
 
 // authorization answers the first digest challenge in res that can be

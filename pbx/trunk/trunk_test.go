@@ -38,6 +38,7 @@ type providerRequest struct {
 	cseq    uint32
 	user    string // To user
 	contact string
+	source  string // where it came from
 }
 
 // provider is a fake SIP provider's registrar.
@@ -86,7 +87,8 @@ func startProvider(t *testing.T, port int, grant int) *provider {
 }
 
 func (p *provider) handle(req *sip.Request, tx sip.ServerTransaction) {
-	r := providerRequest{at: time.Now(), auth: "none", expires: -1, callID: req.CallID().Value(), cseq: req.CSeq().SeqNo, user: req.To().Address.User}
+	r := providerRequest{at: time.Now(), auth: "none", expires: -1, callID: req.CallID().Value(), cseq: req.CSeq().SeqNo,
+		user: req.To().Address.User, source: req.Source()}
 	if h := req.GetHeader("Expires"); h != nil {
 		r.expires, _ = strconv.Atoi(h.Value())
 	}
@@ -299,6 +301,13 @@ func TestRegistersWithAuth(t *testing.T) {
 			}
 			if r.user != trunkUser || r.expires != 120 || r.contact != wantContact || r.callID != reqs[0].callID || r.cseq != reqs[0].cseq+1 {
 				t.Errorf("REGISTER %+v: want To user %s, Expires 120, Contact %s, the first one's Call-ID and the next CSeq", r, trunkUser, wantContact)
+			}
+			// Over UDP the REGISTER leaves from the SIP port (NAT pinholes and
+			// providers that answer to the Contact port need it); TCP can't
+			// dial from a port its listener holds, so only the address is kept.
+			sipPort := fmt.Sprintf("127.0.0.1:%d", k.contactPort)
+			if (transport == "udp") != (r.source == sipPort) || !strings.HasPrefix(r.source, "127.0.0.1:") {
+				t.Errorf("%s REGISTER came from %s; the SIP port is %s", transport, r.source, sipPort)
 			}
 		})
 	}
