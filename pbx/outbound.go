@@ -150,7 +150,7 @@ func (b *b2bua) dialTrunk(ctx context.Context, originator diago.DialogSession, r
 		return nil, 0, err
 	}
 	sess := &media.MediaSession{
-		Codecs:     append([]media.Codec(nil), codecs...),
+		Codecs:     trunkCodecs(t.Codecs),
 		Laddr:      net.UDPAddr{IP: b.mediaIP},
 		ExternalIP: b.externalIP,
 		Mode:       sdp.ModeSendrecv,
@@ -191,6 +191,21 @@ func (b *b2bua) dialTrunk(ctx context.Context, originator diago.DialogSession, r
 		return nil, 0, err
 	}
 	return dc, 0, nil
+}
+
+// trunkCodecs is our codec list limited to what a trunk allows ("PCMU,PCMA"),
+// always with telephone-events; all of ours when the setting names none.
+func trunkCodecs(allowed string) []media.Codec {
+	var out []media.Codec
+	for _, c := range codecs {
+		if c.Name == "telephone-event" || strings.Contains(","+strings.ToUpper(strings.ReplaceAll(allowed, " ", ""))+",", ","+c.Name+",") {
+			out = append(out, c)
+		}
+	}
+	if len(out) <= 1 {
+		return append([]media.Codec(nil), codecs...)
+	}
+	return out
 }
 
 func splitHostPort(hostport string) (string, int) {

@@ -2,6 +2,7 @@ package pbx
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/frontdesk-pbx/frontdesk/store"
@@ -69,6 +70,27 @@ func TestValidDialString(t *testing.T) {
 	for s, want := range map[string]bool{"+15551234": true, "0044": true, "": false, "+": false, "12a": false, "*56": false} {
 		if validDialString(s) != want {
 			t.Errorf("validDialString(%q) = %v", s, !want)
+		}
+	}
+}
+
+func TestTrunkCodecs(t *testing.T) {
+	names := func(allowed string) string {
+		var out []string
+		for _, c := range trunkCodecs(allowed) {
+			out = append(out, c.Name)
+		}
+		return strings.Join(out, ",")
+	}
+	tests := map[string]string{
+		"PCMA":       "PCMA,telephone-event",
+		"pcmu, pcma": "PCMU,PCMA,telephone-event",
+		"":           "PCMU,PCMA,telephone-event",
+		"G729":       "PCMU,PCMA,telephone-event",
+	}
+	for allowed, want := range tests {
+		if got := names(allowed); got != want {
+			t.Errorf("trunkCodecs(%q) = %s, want %s", allowed, got, want)
 		}
 	}
 }
