@@ -74,6 +74,8 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		newAttendantCommand(g),
 		newQueueCommand(g),
 		newTrunkCommand(g),
+		newModelCommand(g),
+		newTranscribeCommand(g),
 		newVersionCommand(),
 	)
 	return root
