@@ -533,48 +533,53 @@ func (b *b2bua) ring(ctx context.Context, originator diago.DialogSession, caller
 	if err != nil {
 		return leg{err: err}
 	}
-	dc, err := b.dg.NewDialog(uri, diago.NewDialogOptions{Transport: d.Transport})
-	if err != nil {
-		return leg{err: err}
+	from := &sip.FromHeader{
+		DisplayName: caller.Display,
+		Address:     sip.Uri{Scheme: "sip", User: caller.Number, Host: b.host},
+		Params:      sip.NewParams(),
 	}
-	// Our own media session so the callee leg also learns the device's real RTP
-	// address from the packets it sends (symmetric RTP), as the caller leg does.
+	dc, code, err := b.invite(ctx, uri, d.Transport, codecs, diago.InviteClientOptions{
+		Originator: originator,
+		Headers:    []sip.Header{from},
+	}, ringing)
+	return leg{dc: dc, code: code, err: err}
+}
+
+// invite places one outgoing leg and waits for its final answer. The leg
+// gets its own media session that learns the far end's real RTP address
+// from the packets it sends (symmetric RTP), as the caller's leg does.
+// On failure it returns the final SIP status when there was one.
+func (b *b2bua) invite(ctx context.Context, uri sip.Uri, transport string, offer []media.Codec, opts diago.InviteClientOptions, ringing func()) (*diago.DialogClientSession, int, error) {
+	dc, err := b.dg.NewDialog(uri, diago.NewDialogOptions{Transport: transport})
+	if err != nil {
+		return nil, 0, err
+	}
 	sess := &media.MediaSession{
-		Codecs:     append([]media.Codec(nil), codecs...),
+		Codecs:     append([]media.Codec(nil), offer...),
 		Laddr:      net.UDPAddr{IP: b.mediaIP},
 		ExternalIP: b.externalIP,
 		Mode:       sdp.ModeSendrecv,
 		RTPNAT:     media.RTPNATSymetric,
 	}
 	if err := sess.Init(); err != nil {
-		return leg{err: err}
+		return nil, 0, err
 	}
 	dc.InitMediaSession(sess, nil, nil)
-
-	from := &sip.FromHeader{
-		DisplayName: caller.Display,
-		Address:     sip.Uri{Scheme: "sip", User: caller.Number, Host: b.host},
-		Params:      sip.NewParams(),
+	opts.OnResponse = func(res *sip.Response) error {
+		if res.StatusCode == sip.StatusRinging || res.StatusCode == sip.StatusSessionInProgress {
+			ringing()
+		}
+		return nil
 	}
-	err = dc.Invite(ctx, diago.InviteClientOptions{
-		Originator: originator,
-		Headers:    []sip.Header{from},
-		OnResponse: func(res *sip.Response) error {
-			if res.StatusCode == sip.StatusRinging || res.StatusCode == sip.StatusSessionInProgress {
-				ringing()
-			}
-			return nil
-		},
-	})
-	if err != nil {
+	if err := dc.Invite(ctx, opts); err != nil {
 		dc.Close()
 		var resErr *sipgo.ErrDialogResponse
 		if errors.As(err, &resErr) {
-			return leg{code: resErr.Res.StatusCode, err: err}
+			return nil, resErr.Res.StatusCode, err
 		}
-		return leg{err: err}
+		return nil, 0, err
 	}
-	return leg{dc: dc}
+	return dc, 0, nil
 }
 
 // bridge relays media between the answered caller leg and the callee leg

@@ -11,8 +11,6 @@ import (
 
 	"github.com/emiago/diago"
 	"github.com/emiago/diago/media"
-	"github.com/emiago/diago/media/sdp"
-	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/frontdesk-pbx/frontdesk/store"
@@ -145,21 +143,6 @@ func (c *call) outbound(number string) (string, string) {
 // with the trunk's credentials, and waits for the answer.
 func (b *b2bua) dialTrunk(ctx context.Context, originator diago.DialogSession, ringing func(), caller party, t store.Trunk, number string) (*diago.DialogClientSession, int, error) {
 	host, port := splitHostPort(t.Host)
-	dc, err := b.dg.NewDialog(sip.Uri{Scheme: "sip", User: number, Host: host, Port: port}, diago.NewDialogOptions{Transport: t.Transport})
-	if err != nil {
-		return nil, 0, err
-	}
-	sess := &media.MediaSession{
-		Codecs:     trunkCodecs(t.Codecs),
-		Laddr:      net.UDPAddr{IP: b.mediaIP},
-		ExternalIP: b.externalIP,
-		Mode:       sdp.ModeSendrecv,
-		RTPNAT:     media.RTPNATSymetric,
-	}
-	if err := sess.Init(); err != nil {
-		return nil, 0, err
-	}
-	dc.InitMediaSession(sess, nil, nil)
 	callerID := orDefault(t.CallerID, caller.Number)
 	from := &sip.FromHeader{
 		DisplayName: caller.Name,
@@ -170,27 +153,13 @@ func (b *b2bua) dialTrunk(ctx context.Context, originator diago.DialogSession, r
 	if t.CallerID != "" {
 		headers = append(headers, sip.NewHeader("P-Asserted-Identity", "<sip:"+t.CallerID+"@"+host+">"))
 	}
-	err = dc.Invite(ctx, diago.InviteClientOptions{
-		Originator: originator,
-		Headers:    headers,
-		Username:   orDefault(t.AuthUsername, t.Username),
-		Password:   t.Password,
-		OnResponse: func(res *sip.Response) error {
-			if res.StatusCode == sip.StatusRinging || res.StatusCode == sip.StatusSessionInProgress {
-				ringing()
-			}
-			return nil
-		},
-	})
-	if err != nil {
-		dc.Close()
-		var resErr *sipgo.ErrDialogResponse
-		if errors.As(err, &resErr) {
-			return nil, resErr.Res.StatusCode, err
-		}
-		return nil, 0, err
-	}
-	return dc, 0, nil
+	return b.invite(ctx, sip.Uri{Scheme: "sip", User: number, Host: host, Port: port}, t.Transport, trunkCodecs(t.Codecs),
+		diago.InviteClientOptions{
+			Originator: originator,
+			Headers:    headers,
+			Username:   orDefault(t.AuthUsername, t.Username),
+			Password:   t.Password,
+		}, ringing)
 }
 
 // trunkCodecs is our codec list limited to what a trunk allows ("PCMU,PCMA"),

@@ -132,6 +132,19 @@ func newGoPhone(t testing.TB, user, password, serverAddr string) *goPhone {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// diago reports the listener ready before sipgo can send through it; a
+	// call placed at once would try to bind the same address again.
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(p.Port))
+	if !waitFor(2*time.Second, func() bool {
+		c, err := p.ua.TransportLayer().GetConnection("udp", addr)
+		if err != nil {
+			return false
+		}
+		c.Ref(-1) // GetConnection took a reference
+		return true
+	}) {
+		t.Fatalf("go phone %s: its listener on %s never became usable for requests", user, addr)
+	}
 	return p
 }
 
