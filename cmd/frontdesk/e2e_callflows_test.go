@@ -771,3 +771,22 @@ func TestCallFlowSIPTraceParsing(t *testing.T) {
 		}
 	}
 }
+
+// RFC 4733 telephone-events a caller sends during a call reach the callee
+// through the PBX (an IVR or bank line at the far end relies on it).
+func TestCallFlowDTMFPassesThrough(t *testing.T) {
+	srv := startServer(t, "")
+	for _, ext := range []string{"101", "102"} {
+		runCLI(t, srv.DataDir, "ext", "add", ext, "--name", "Phone "+ext, "--secret", "dtmf-secret-"+ext, "--no-voicemail")
+	}
+	callee := newGoPhone(t, "102", "dtmf-secret-102", srv.SIPAddr)
+	callee.AnswerCalls()
+	caller := newGoPhone(t, "101", "dtmf-secret-101", srv.SIPAddr)
+	call := caller.Dial("102")
+	time.Sleep(300 * time.Millisecond)
+	call.Press("1590#")
+	if got := callee.WaitDigits(5, 10*time.Second); got != "1590#" {
+		t.Fatalf("callee heard %q, want 1590#", got)
+	}
+	call.Hangup()
+}

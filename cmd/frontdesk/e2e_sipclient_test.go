@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -41,6 +42,11 @@ type goPhone struct {
 	client *sipgo.Client // out-of-dialog requests (SUBSCRIBE) from Port
 
 	notifies chan mwiNotify
+
+	// answering makes the phone answer incoming calls (see AnswerCalls);
+	// the RFC 4733 digits it then hears arrive on digits.
+	answering atomic.Bool
+	digits    chan rune
 }
 
 // mwiNotify is one NOTIFY the phone received (and answered with 200).
@@ -121,7 +127,24 @@ func newGoPhone(t testing.TB, user, password, serverAddr string) *goPhone {
 		}
 	})
 	if err := p.dg.ServeBackground(ctx, func(d *diago.DialogServerSession) {
-		_ = d.Respond(sip.StatusBusyHere, "Busy Here", nil) // this phone only calls out
+		if !p.answering.Load() {
+			_ = d.Respond(sip.StatusBusyHere, "Busy Here", nil) // this phone only calls out
+			return
+		}
+		if err := d.Answer(); err != nil {
+			return
+		}
+		r, err := d.AudioReaderDTMF()
+		if err != nil {
+			return
+		}
+		_ = r.Listen(func(digit rune) error {
+			select {
+			case p.digits <- digit:
+			default:
+			}
+			return nil
+		}, 0) // until the call ends
 	}); err != nil {
 		t.Fatalf("go phone %s: listening on 127.0.0.1:%d: %v", user, p.Port, err)
 	}
@@ -174,6 +197,45 @@ func (p *goPhone) aor(user string) sip.Uri {
 // Subscribe SUBSCRIBEs to message-summary for the phone's own extension. It
 // expects a 401 challenge first and returns the status of the authenticated
 // retry (200 when subscribed).
+// AnswerCalls registers the phone as its extension and makes it answer
+// the calls it gets; digits heard as RFC 4733 events then arrive on p.digits.
+func (p *goPhone) AnswerCalls() {
+	p.t.Helper()
+	p.digits = make(chan rune, 32)
+	p.answering.Store(true)
+	recipient := p.server
+	req := sip.NewRequest(sip.REGISTER, recipient)
+	req.AppendHeader(&sip.FromHeader{Address: p.aor(p.user), Params: sip.NewParams()})
+	req.AppendHeader(&sip.ToHeader{Address: p.aor(p.user), Params: sip.NewParams()})
+	req.AppendHeader(&sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: p.user, Host: "127.0.0.1", Port: p.Port}})
+	req.AppendHeader(sip.NewHeader("Expires", "300"))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := p.client.Do(ctx, req)
+	if err == nil && res.StatusCode == sip.StatusUnauthorized {
+		res, err = p.client.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: p.user, Password: p.password})
+	}
+	if err != nil || res.StatusCode != sip.StatusOK {
+		p.t.Fatalf("go phone %s: REGISTER: %v %v", p.user, res, err)
+	}
+}
+
+// WaitDigits collects n digits the phone heard, or fails after timeout.
+func (p *goPhone) WaitDigits(n int, timeout time.Duration) string {
+	p.t.Helper()
+	var got []rune
+	deadline := time.After(timeout)
+	for len(got) < n {
+		select {
+		case d := <-p.digits:
+			got = append(got, d)
+		case <-deadline:
+			p.t.Fatalf("go phone %s heard digits %q, want %d", p.user, string(got), n)
+		}
+	}
+	return string(got)
+}
+
 func (p *goPhone) Subscribe(expires int) int {
 	p.t.Helper()
 	recipient := p.server
