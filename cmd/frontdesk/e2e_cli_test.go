@@ -201,3 +201,35 @@ func TestFirstStartPrintsAdminPasswordOnce(t *testing.T) {
 		t.Fatal("second start printed an admin password again")
 	}
 }
+
+// OPTIONS (phones' and trunks' keep-alive) is answered 200 with what we allow,
+// over UDP and TCP.
+func TestOptionsAnswered(t *testing.T) {
+	srv := startServer(t, "")
+	for _, transport := range []string{"UDP", "TCP"} {
+		ua, err := sipgo.NewUA()
+		if err != nil {
+			t.Fatal(err)
+		}
+		client, err := sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := sip.NewRequest(sip.OPTIONS, sip.Uri{Scheme: "sip", Host: "127.0.0.1", Port: srv.SIPPort})
+		req.SetTransport(transport)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		res, err := client.Do(ctx, req)
+		cancel()
+		ua.Close()
+		if err != nil {
+			t.Fatalf("OPTIONS over %s: %v", transport, err)
+		}
+		allow := ""
+		if h := res.GetHeader("Allow"); h != nil {
+			allow = h.Value()
+		}
+		if res.StatusCode != 200 || !strings.Contains(allow, "INVITE") || !strings.Contains(allow, "SUBSCRIBE") {
+			t.Fatalf("OPTIONS over %s: %d, Allow %q; want 200 listing INVITE and SUBSCRIBE", transport, res.StatusCode, allow)
+		}
+	}
+}
