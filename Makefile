@@ -9,14 +9,19 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 export CGO_ENABLED ?= 0
 
 # Debian packages the end-to-end tests drive: real SIP phones (baresip),
-# sipp (sip-tester), audio tools.
-TEST_PACKAGES := baresip sip-tester sox espeak-ng
+# sipp (sip-tester), audio tools; debootstrap makes the Debian sid root the
+# whisper engine is tested in.
+TEST_PACKAGES := baresip sip-tester sox espeak-ng debootstrap
+
+# Packages with `whisper`-tagged code, tested in the sid root by test-whisper
+# (a pattern that matches nothing yet is left out).
+WHISPER_TEST_PKGS := ./media/whisper/... ./pbx/transcriber/...
 
 # Fuzz targets run briefly on every `make test`: package:FuzzName.
-FUZZ_TARGETS := ./pbx/sipauth:FuzzVerify ./pbx:FuzzRegister ./media:FuzzReadWAV
+FUZZ_TARGETS := ./pbx/sipauth:FuzzVerify ./pbx:FuzzRegister ./pbx:FuzzParseInfoDigit ./media:FuzzReadWAV
 FUZZTIME     ?= 15s
 
-.PHONY: build run test test-deps vet unit fuzz bench clean
+.PHONY: build build-whisper run test test-deps vet unit fuzz test-whisper bench clean
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/frontdesk
@@ -24,7 +29,7 @@ build:
 run: build
 	./$(BIN) serve
 
-test: test-deps vet unit fuzz
+test: test-deps vet unit fuzz test-whisper
 
 # Installs only what is missing; needs root or sudo.
 test-deps:
@@ -51,6 +56,26 @@ fuzz:
 		echo "fuzz $$name ($$pkg) for $(FUZZTIME)"; \
 		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	done
+
+# The transcription engine: cgo against Debian's libwhisper, which only sid
+# has (built with sid's glibc), so it is built and tested in a Debian sid
+# root. packaging/sidroot.sh makes that once (about a minute, 700 MB in
+# /var/tmp/frontdesk-sid, or $FRONTDESK_SIDROOT) and reuses it afterwards.
+# FRONTDESK_TEST_MODEL=/path/to/ggml-base.en.bin adds the accuracy test.
+test-whisper:
+	GO=$(GO) packaging/sidroot.sh sh -c 'pkgs=""; \
+		for p in $(WHISPER_TEST_PKGS); do \
+			[ -n "$$(go list -tags whisper $$p 2>/dev/null)" ] && pkgs="$$pkgs $$p"; \
+		done; \
+		echo "go test -tags whisper$$pkgs (in the Debian sid root)"; \
+		go test -count=1 -timeout 20m -tags whisper $$pkgs'
+
+# A binary with the transcription engine, linked against Debian sid's
+# libwhisper in the sid root: it runs where libwhisper1 is installed
+# (Debian sid/forky), or inside that root.
+build-whisper:
+	GO=$(GO) packaging/sidroot.sh sh -c 'go build -tags whisper -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)-whisper ./cmd/frontdesk'
+	@echo "built $(BIN)-whisper (needs libwhisper1; run it with packaging/sidroot.sh $(BIN)-whisper ...)"
 
 bench: test-deps
 	$(GO) test -tags bench -run 'TestBench' -v -count=1 -timeout 30m ./cmd/frontdesk

@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/emiago/diago v0.31.0
 	github.com/emiago/sipgo v1.4.3
+	github.com/ggerganov/whisper.cpp/bindings/go v0.0.0-20260227185758-9453b4b9be9b
 	github.com/icholy/digest v1.1.0
 	github.com/labstack/echo/v4 v4.13.4
 	github.com/spf13/cobra v1.10.2
@@ -37,7 +38,7 @@ require (
 	github.com/spf13/pflag v1.0.9 // indirect
 	github.com/valyala/bytebufferpool v1.0.0 // indirect
 	github.com/valyala/fasttemplate v1.2.2 // indirect
-	github.com/zaf/g711 v1.4.0 // indirect
+	github.com/zaf/g711 v1.4.0
 	golang.org/x/exp v0.0.0-20250620022241-b7579e27df2b // indirect
 	golang.org/x/net v0.60.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect

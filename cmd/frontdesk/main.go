@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/frontdesk-pbx/frontdesk/media/whisper"
 	"github.com/frontdesk-pbx/frontdesk/store"
 )
 
@@ -87,7 +88,8 @@ func newVersionCommand() *cobra.Command {
 		Short: "Print the version",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			fmt.Fprintf(cmd.OutOrStdout(), "frontdesk %s (schema %d)\n", version, store.SchemaVersion())
+			fmt.Fprintf(cmd.OutOrStdout(), "frontdesk %s (schema %d)\ntranscription: %s\n",
+				version, store.SchemaVersion(), whisper.EngineName())
 			return nil
 		},
 	}

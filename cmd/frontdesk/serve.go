@@ -117,7 +117,8 @@ func serve(ctx context.Context, g *globalFlags, f *serveFlags, stdout, stderr io
 	if err != nil {
 		return err
 	}
-	log.Info("Frontdesk starting", "version", version, "data", g.dataDir, "database", st.Path())
+	log.Info("Frontdesk starting", "version", version, "data", g.dataDir, "database", st.Path(),
+		"transcription", whisper.EngineName())
 
 	group, ctx := errgroup.WithContext(ctx)
 	group.Go(func() error { return web.Run(ctx, f.httpListen) })
