@@ -496,3 +496,21 @@ func toneSeconds(w wavAudio, hz float64) time.Duration {
 }
 
 func (c *goCall) String() string { return fmt.Sprintf("call %s", c.d.InviteRequest.CallID().Value()) }
+
+// PressInfo sends keys as SIP INFO (application/dtmf-relay), as phones do
+// that don't send RFC 4733 events.
+func (c *goCall) PressInfo(keys string) {
+	c.p.t.Helper()
+	c.p.t.Logf("go phone %s: pressing %q as SIP INFO", c.p.user, keys)
+	for _, k := range keys {
+		req := sip.NewRequest(sip.INFO, c.d.InviteResponse.Contact().Address)
+		req.AppendHeader(sip.NewHeader("Content-Type", "application/dtmf-relay"))
+		req.SetBody([]byte("Signal=" + string(k) + "\r\nDuration=160\r\n"))
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		res, err := c.d.Do(ctx, req)
+		cancel()
+		if err != nil || res.StatusCode != sip.StatusOK {
+			c.p.t.Fatalf("go phone %s: INFO %q: %v %v", c.p.user, k, res, err)
+		}
+	}
+}

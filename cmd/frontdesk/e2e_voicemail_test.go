@@ -702,3 +702,37 @@ func TestVoicemailPINTypeAhead(t *testing.T) {
 	}
 	call.Hangup()
 }
+
+// Keys sent as SIP INFO work in the *56 menu like RFC 4733 events.
+func TestVoicemailMenuSIPInfoDigits(t *testing.T) {
+	srv := startServer(t, "")
+	runCLI(t, srv.DataDir, "ext", "add", "101", "--name", "Alice", "--secret", "alice-secret-1")
+	runCLI(t, srv.DataDir, "vm", "add", "600", "--name", "Sales", "--pin", vmPIN, "--members", "101")
+	alice := newGoPhone(t, "101", "alice-secret-1", srv.SIPAddr)
+	call := alice.Dial(vmMenuNumber("600"))
+	time.Sleep(500 * time.Millisecond)
+	call.PressInfo(vmPIN + "#")
+	if !waitFor(10*time.Second, func() bool { return auditActions(t, srv.DataDir, "600")["vm.login"] == 1 }) {
+		t.Fatalf("no vm.login after the PIN arrived as SIP INFO: %v", auditActions(t, srv.DataDir, "600"))
+	}
+	call.Hangup()
+}
+
+// With --mwi-unsolicited, a registered phone that never subscribed gets a
+// message-summary NOTIFY when a box it watches gets a message.
+func TestMWIUnsolicited(t *testing.T) {
+	srv := startServer(t, "", "--mwi-unsolicited")
+	runCLI(t, srv.DataDir, "ext", "add", "101", "--name", "Alice", "--secret", "alice-secret-1")
+	runCLI(t, srv.DataDir, "ext", "add", "102", "--name", "Bob", "--secret", "bob-secret-22")
+	runCLI(t, srv.DataDir, "vm", "add", "600", "--name", "Sales", "--pin", vmPIN, "--members", "101")
+	vmSetShortGreeting(t, srv.DataDir, "600")
+	alice := newGoPhone(t, "101", "alice-secret-1", srv.SIPAddr)
+	alice.AnswerCalls() // registers; it never SUBSCRIBEs
+	bob := startBaresip(t, phoneConfig{Name: "bob", User: "102", Password: "bob-secret-22", Registrar: srv.SIPAddr, ToneHz: 500})
+	bob.WaitRegistered()
+	vmLeaveMessage(bob, "sip:600@"+srv.SIPAddr, 2*time.Second)
+	n := alice.WaitNotify("Messages-Waiting: yes", 10*time.Second, func(n mwiNotify) bool { return n.Waiting() == "yes" })
+	if n.VoiceMessage() != "1/0 (0/0)" {
+		t.Fatalf("unsolicited NOTIFY says %q, want 1/0 (0/0)", n.VoiceMessage())
+	}
+}
