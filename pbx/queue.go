@@ -225,11 +225,14 @@ func (c *call) holdMusic(ctx context.Context, cm *callMedia, q store.Queue) (sto
 				_, _ = cm.play(musicCtx, a, false)
 			}
 		}
-		nextAnnounce := time.Now().Add(time.Duration(q.AnnounceSeconds) * time.Second)
+		joined := time.Now()
+		nextAnnounce := joined.Add(time.Duration(q.AnnounceSeconds) * time.Second)
 		for i := 0; musicCtx.Err() == nil; i++ {
 			if q.AnnounceSeconds > 0 && time.Now().After(nextAnnounce) {
 				words := append([]string{"q-position"}, media.NumberWords(c.b.queues.position(q.Number, c))...)
-				if a, err := c.b.vm.prompts.Join(append(words, "q-in-line")...); err == nil {
+				words = append(words, "q-in-line")
+				words = append(words, waitedWords(time.Since(joined))...)
+				if a, err := c.b.vm.prompts.Join(words...); err == nil {
 					_, _ = cm.play(musicCtx, a, false)
 				}
 				nextAnnounce = time.Now().Add(time.Duration(q.AnnounceSeconds) * time.Second)
@@ -249,6 +252,18 @@ func (c *call) holdMusic(ctx context.Context, cm *callMedia, q store.Queue) (sto
 			<-done
 		})
 	}
+}
+
+// waitedWords names the prompts that say how long a caller has waited.
+func waitedWords(d time.Duration) []string {
+	minutes := int(d.Minutes())
+	switch minutes {
+	case 0:
+		return []string{"q-waited", "q-under-a-minute"}
+	case 1:
+		return []string{"q-waited", "digit-1", "q-minute"}
+	}
+	return append(append([]string{"q-waited"}, media.NumberWords(minutes)...), "q-minutes")
 }
 
 // tracks returns a queue's music: its WAV files under the data dir's music/,
