@@ -21,7 +21,7 @@ WHISPER_TEST_PKGS := ./media/whisper/... ./pbx/transcriber/...
 FUZZ_TARGETS := ./pbx/sipauth:FuzzVerify ./pbx:FuzzRegister ./pbx:FuzzParseInfoDigit ./media:FuzzReadWAV
 FUZZTIME     ?= 15s
 
-.PHONY: build build-whisper run test test-deps vet unit fuzz test-whisper bench clean
+.PHONY: build build-whisper run test test-deps vet unit fuzz test-whisper bench bench-whisper clean
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/frontdesk
@@ -59,7 +59,7 @@ fuzz:
 
 # The transcription engine: cgo against Debian's libwhisper, which only sid
 # has (built with sid's glibc), so it is built and tested in a Debian sid
-# root. packaging/sidroot.sh makes that once (about a minute, 700 MB in
+# root. packaging/sidroot.sh makes that once (about a minute, 1.3 GB in
 # /var/tmp/frontdesk-sid, or $FRONTDESK_SIDROOT) and reuses it afterwards.
 # FRONTDESK_TEST_MODEL=/path/to/ggml-base.en.bin adds the accuracy test.
 test-whisper:
@@ -79,6 +79,14 @@ build-whisper:
 
 bench: test-deps
 	$(GO) test -tags bench -run 'TestBench' -v -count=1 -timeout 30m ./cmd/frontdesk
+	$(MAKE) --no-print-directory bench-whisper
+
+# Transcription speed in the sid root: real-time factor for 30 s and 120 s
+# messages next to Debian's whisper-cli (same libwhisper, model and threads),
+# and hangup to transcript stored. The tiny generated model unless
+# FRONTDESK_TEST_MODEL=/path/to/ggml-base.en.bin names a real one.
+bench-whisper:
+	GO=$(GO) packaging/sidroot.sh go test -tags 'bench whisper' -run TestBenchTranscription -v -count=1 -timeout 30m ./pbx/transcriber
 
 clean:
 	rm -rf bin

@@ -274,3 +274,17 @@ func TestHoldMusicIsAudibleAndLoops(t *testing.T) {
 		t.Fatal("the first note is not middle C")
 	}
 }
+
+func TestResampleOddRatio(t *testing.T) {
+	in := Tone(1000, 1, 44100, 0.3)
+	out := Resample(in, 44100, 8000)
+	if len(out) != 8000 {
+		t.Fatalf("%d samples, want 8000", len(out))
+	}
+	if goertzelPower(out, 1000, 8000) < 100*goertzelPower(out, 2500, 8000) {
+		t.Fatal("1 kHz did not survive 44.1 to 8 kHz")
+	}
+	if r := RMS(out[100 : len(out)-100]); r < 0.3*32767/math.Sqrt2*0.95 || r > 0.3*32767/math.Sqrt2*1.05 {
+		t.Fatalf("level changed: RMS %.0f", r)
+	}
+}

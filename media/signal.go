@@ -70,28 +70,54 @@ func TrimTrailingSilence(samples []int16, rate int, keep int) []int16 {
 }
 
 // Resample converts between rates with a windowed-sinc low-pass filter
-// (Blackman window), so downsampling doesn't alias and upsampling doesn't image.
+// (Blackman window), so downsampling doesn't alias and upsampling doesn't
+// image. Rates are integers, so output sample i sits at input position
+// i*from/to, whose fractional part takes only to/gcd(from, to) values: the
+// filter taps for each are computed once (8 to 16 kHz needs two sets).
 func Resample(in []int16, from, to int) []int16 {
 	if from == to || len(in) == 0 {
 		return append([]int16(nil), in...)
 	}
-	ratio := float64(to) / float64(from)
-	cutoff := math.Min(1, ratio) // relative to the input Nyquist
+	g := gcd(from, to)
+	up, down := to/g, from/g // output i is at input (i*down)/up
+	cutoff := math.Min(1, float64(to)/float64(from)) // relative to the input Nyquist
 	const halfTaps = 16
-	outLen := int(float64(len(in)) * ratio)
-	out := make([]int16, outLen)
 	width := float64(halfTaps) / cutoff
-	for i := range out {
-		center := float64(i) / ratio
-		lo := int(math.Ceil(center - width))
-		hi := int(math.Floor(center + width))
-		var acc, norm float64
-		for j := max(lo, 0); j <= min(hi, len(in)-1); j++ {
-			x := float64(j) - center
+	reach := int(math.Ceil(width))
+	// taps[p][k] weighs input floor(center)-reach+1+k for fractional phase p/up.
+	taps := make([][]float64, up)
+	for p := range up {
+		frac := float64(p) / float64(up)
+		row := make([]float64, 2*reach)
+		var norm float64
+		for k := range row {
+			x := float64(k-reach+1) - frac
+			if math.Abs(x) > width {
+				continue
+			}
 			w := 0.42 + 0.5*math.Cos(math.Pi*x/width) + 0.08*math.Cos(2*math.Pi*x/width) // Blackman
-			s := cutoff * sinc(cutoff*x) * w
-			acc += float64(in[j]) * s
-			norm += s
+			row[k] = cutoff * sinc(cutoff*x) * w
+			norm += row[k]
+		}
+		for k := range row {
+			row[k] /= norm
+		}
+		taps[p] = row
+	}
+	outLen := len(in) * up / down
+	out := make([]int16, outLen)
+	for i := range out {
+		pos := i * down
+		base, phase := pos/up, pos%up
+		first := base - reach + 1
+		var acc, norm float64
+		for k, c := range taps[phase] {
+			j := first + k
+			if j < 0 || j >= len(in) {
+				continue // at the edges, renormalise over the taps that exist
+			}
+			acc += float64(in[j]) * c
+			norm += c
 		}
 		if norm != 0 {
 			acc /= norm
@@ -99,6 +125,13 @@ func Resample(in []int16, from, to int) []int16 {
 		out[i] = int16(math.Max(-32768, math.Min(32767, math.Round(acc))))
 	}
 	return out
+}
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
 }
 
 func sinc(x float64) float64 {

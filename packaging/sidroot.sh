@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Runs a command in a Debian sid root, where Debian's own libwhisper-dev and
 # libggml-dev exist (Debian 12 has neither; sid's build needs sid's glibc).
-# The `whisper`-tagged Go code is built and tested there:
+# The `whisper`-tagged Go code is built and tested there, and benchmarked
+# against Debian's whisper-cli (whisper.cpp-tools, which brings ffmpeg's
+# libraries along):
 #
 #   packaging/sidroot.sh go test -tags whisper ./media/whisper/...
 #   packaging/sidroot.sh            # an interactive shell in the root
 #
-# The root is made once with debootstrap (40 s to 90 s, 700 MB) and kept at
+# The root is made once with debootstrap (40 s to 90 s, 1.3 GB) and kept at
 # /var/tmp/frontdesk-sid, or $FRONTDESK_SIDROOT; later runs reuse it. Each
 # run happens in a private mount namespace: the repository is bind-mounted
 # at /src and the host's Go at /usr/local/go (read-only), and everything
@@ -16,7 +18,8 @@
 # points there. Needs root (re-runs itself with sudo).
 set -euo pipefail
 
-readonly PACKAGES="libwhisper-dev libggml-dev gcc g++ libc6-dev pkg-config ca-certificates espeak-ng"
+# A change to this list changes the marker, so an existing root is made anew.
+readonly PACKAGES="libwhisper-dev libggml-dev gcc g++ libc6-dev pkg-config ca-certificates espeak-ng whisper.cpp-tools"
 readonly MIRROR="${FRONTDESK_SID_MIRROR:-http://deb.debian.org/debian}"
 readonly STUB_DIR=/opt/frontdesk/lib   # inside the root: the empty libggml-cpu.a
 readonly MODEL_DIR=/opt/frontdesk/model
