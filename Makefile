@@ -73,9 +73,20 @@ test-whisper:
 # A binary with the transcription engine, linked against Debian sid's
 # libwhisper in the sid root: it runs where libwhisper1 is installed
 # (Debian sid/forky), or inside that root.
+#
+# WHISPER_DIR=DIR builds on this machine instead, against a whisper.cpp
+# checkout built with `cmake -B build && cmake --build build` in DIR (its
+# headers and build/ libraries, through packaging/whisper-dir-pkg-config).
+WHISPER_DIR ?=
 build-whisper:
+ifeq ($(WHISPER_DIR),)
 	GO=$(GO) packaging/sidroot.sh sh -c 'go build -tags whisper -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)-whisper ./cmd/frontdesk'
 	@echo "built $(BIN)-whisper (needs libwhisper1; run it with packaging/sidroot.sh $(BIN)-whisper ...)"
+else
+	WHISPER_DIR=$(abspath $(WHISPER_DIR)) PKG_CONFIG=$(CURDIR)/packaging/whisper-dir-pkg-config CGO_ENABLED=1 \
+		$(GO) build -tags whisper -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)-whisper ./cmd/frontdesk
+	@echo "built $(BIN)-whisper against $(WHISPER_DIR)"
+endif
 
 bench: test-deps
 	$(GO) test -tags bench -run 'TestBench' -v -count=1 -timeout 30m ./cmd/frontdesk
