@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/emiago/diago"
@@ -415,15 +416,27 @@ func SaveGreeting(ctx context.Context, st *store.Store, dataDir, box string, a m
 // StoreGreetingFile writes audio as 8 kHz WAV under dataDir's greetings
 // (crash-safe) and returns the file name to record.
 func StoreGreetingFile(dataDir, prefix string, a media.Audio) (string, error) {
-	dir := filepath.Join(dataDir, GreetingsDir)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return "", fmt.Errorf("greetings dir: %w", err)
-	}
 	name := prefix + "-" + strconv.FormatInt(time.Now().UnixNano(), 36) + ".wav"
-	if err := media.WriteWAVFileAtomic(filepath.Join(dir, name), toTelephone(a)); err != nil {
+	return name, storeAudio(filepath.Join(dataDir, GreetingsDir), name, a)
+}
+
+// StoreMusicFile reads a WAV and keeps it as 8 kHz music on hold under
+// dataDir's music/, returning the name queues refer to it by.
+func StoreMusicFile(dataDir, file string) (string, error) {
+	a, err := media.ReadWAVFile(file)
+	if err != nil {
 		return "", err
 	}
-	return name, nil
+	name := strings.TrimSuffix(filepath.Base(file), filepath.Ext(file)) + ".wav"
+	return name, storeAudio(filepath.Join(dataDir, MusicDir), name, a)
+}
+
+// storeAudio writes audio as 8 kHz WAV into dir, crash-safe.
+func storeAudio(dir, name string, a media.Audio) error {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	return media.WriteWAVFileAtomic(filepath.Join(dir, name), toTelephone(a))
 }
 
 func (s *menuSession) changePIN() error {

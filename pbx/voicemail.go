@@ -2,6 +2,7 @@ package pbx
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -217,7 +218,7 @@ func Speak(ctx context.Context, text string) (media.Audio, error) {
 	if err != nil {
 		return media.Audio{}, fmt.Errorf("espeak-ng: %w", err)
 	}
-	a, err := media.ReadWAV(strings.NewReader(string(out)))
+	a, err := media.ReadWAV(bytes.NewReader(out))
 	if err != nil {
 		return media.Audio{}, fmt.Errorf("espeak-ng output: %w", err)
 	}

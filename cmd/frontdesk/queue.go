@@ -3,15 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
-	"github.com/frontdesk-pbx/frontdesk/media"
 	"github.com/frontdesk-pbx/frontdesk/pbx"
 	"github.com/frontdesk-pbx/frontdesk/store"
 )
@@ -87,7 +84,7 @@ func newQueueSaveCommand(g *globalFlags, update bool) *cobra.Command {
 				if fl.Changed("music") {
 					target.Music = nil
 					for _, f := range music {
-						name, err := storeMusic(g.dataDir, f)
+						name, err := pbx.StoreMusicFile(g.dataDir, f)
 						if err != nil {
 							return err
 						}
@@ -114,23 +111,6 @@ func newQueueSaveCommand(g *globalFlags, update bool) *cobra.Command {
 	fl.IntVar(&q.AnnounceSeconds, "announce", 30, "seconds between position announcements (0: none)")
 	fl.StringSliceVar(&music, "music", nil, "WAV files of music on hold (default: built-in)")
 	return cmd
-}
-
-// storeMusic copies a WAV into the data dir's music/ as 8 kHz and returns its name.
-func storeMusic(dataDir, file string) (string, error) {
-	a, err := media.ReadWAVFile(file)
-	if err != nil {
-		return "", err
-	}
-	dir := filepath.Join(dataDir, pbx.MusicDir)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return "", err
-	}
-	name := strings.TrimSuffix(filepath.Base(file), filepath.Ext(file)) + ".wav"
-	if a.Rate != media.SampleRate {
-		a = media.Audio{Rate: media.SampleRate, Samples: media.Resample(a.Samples, a.Rate, media.SampleRate)}
-	}
-	return name, media.WriteWAVFileAtomic(filepath.Join(dir, name), a)
 }
 
 func newQueueListCommand(g *globalFlags) *cobra.Command {
