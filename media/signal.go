@@ -79,7 +79,7 @@ func Resample(in []int16, from, to int) []int16 {
 		return append([]int16(nil), in...)
 	}
 	g := gcd(from, to)
-	up, down := to/g, from/g // output i is at input (i*down)/up
+	up, down := to/g, from/g                         // output i is at input (i*down)/up
 	cutoff := math.Min(1, float64(to)/float64(from)) // relative to the input Nyquist
 	const halfTaps = 16
 	width := float64(halfTaps) / cutoff
