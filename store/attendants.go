@@ -169,19 +169,7 @@ func (s *Store) Attendant(ctx context.Context, number string) (Attendant, error)
 
 // Attendants lists every attendant.
 func (s *Store) Attendants(ctx context.Context) ([]Attendant, error) {
-	numbers, err := s.strings(ctx, "list attendants", `SELECT number FROM attendants ORDER BY length(number), number`)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Attendant, 0, len(numbers))
-	for _, n := range numbers {
-		a, err := s.Attendant(ctx, n)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, nil
+	return listEach(ctx, s, "attendants", s.Attendant)
 }
 
 // RemoveAttendant deletes an attendant.

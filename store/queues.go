@@ -128,19 +128,7 @@ func (s *Store) Queue(ctx context.Context, number string) (Queue, error) {
 
 // Queues lists every queue.
 func (s *Store) Queues(ctx context.Context) ([]Queue, error) {
-	numbers, err := s.strings(ctx, "list queues", `SELECT number FROM queues ORDER BY length(number), number`)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Queue, 0, len(numbers))
-	for _, n := range numbers {
-		q, err := s.Queue(ctx, n)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, q)
-	}
-	return out, nil
+	return listEach(ctx, s, "queues", s.Queue)
 }
 
 // RemoveQueue deletes a queue.

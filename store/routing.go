@@ -123,17 +123,23 @@ func (s *Store) RingGroup(ctx context.Context, number string) (RingGroup, error)
 
 // RingGroups lists every ring group.
 func (s *Store) RingGroups(ctx context.Context) ([]RingGroup, error) {
-	numbers, err := s.strings(ctx, "list ring groups", `SELECT number FROM ring_groups ORDER BY length(number), number`)
+	return listEach(ctx, s, "ring_groups", s.RingGroup)
+}
+
+// listEach reads every row of a table keyed by a dialable number, in number
+// order, through the function that reads one (with its members).
+func listEach[T any](ctx context.Context, s *Store, table string, one func(context.Context, string) (T, error)) ([]T, error) {
+	numbers, err := s.strings(ctx, "list "+table, `SELECT number FROM `+table+` ORDER BY length(number), number`)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]RingGroup, 0, len(numbers))
+	out := make([]T, 0, len(numbers))
 	for _, n := range numbers {
-		g, err := s.RingGroup(ctx, n)
+		v, err := one(ctx, n)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, g)
+		out = append(out, v)
 	}
 	return out, nil
 }

@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -259,33 +259,16 @@ func attendantAudio(cmd *cobra.Command, g *globalFlags, changed bool, file, text
 }
 
 func newAttendantListCommand(g *globalFlags) *cobra.Command {
-	var asJSON bool
-	cmd := &cobra.Command{
-		Use: "list [--json]", Short: "List auto attendants", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withStore(cmd, g, func(ctx context.Context, st *store.Store) error {
-				all, err := st.Attendants(ctx)
-				if err != nil {
-					return err
-				}
-				if asJSON {
-					return writeJSON(cmd.OutOrStdout(), all)
-				}
-				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "NUMBER\tNAME\tOPTIONS\tTIMEOUT\tSCHEDULE\tAFTER HOURS")
-				for _, a := range all {
-					var opts []string
-					for d, dest := range a.Options {
-						opts = append(opts, d+"="+dest)
-					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a.Number, a.Name, strings.Join(opts, " "), a.TimeoutDest, a.Schedule, a.AfterHoursDest)
-				}
-				return tw.Flush()
-			})
-		},
-	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-	return cmd
+	return listCommand(g, "List auto attendants", (*store.Store).Attendants,
+		"NUMBER\tNAME\tOPTIONS\tTIMEOUT\tSCHEDULE\tAFTER HOURS",
+		func(a store.Attendant) string {
+			var opts []string
+			for d, dest := range a.Options {
+				opts = append(opts, d+"="+dest)
+			}
+			sort.Strings(opts)
+			return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s", a.Number, a.Name, strings.Join(opts, " "), a.TimeoutDest, a.Schedule, a.AfterHoursDest)
+		})
 }
 
 func newAttendantRmCommand(g *globalFlags) *cobra.Command {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -114,37 +113,19 @@ func newQueueSaveCommand(g *globalFlags, update bool) *cobra.Command {
 }
 
 func newQueueListCommand(g *globalFlags) *cobra.Command {
-	var asJSON bool
-	cmd := &cobra.Command{
-		Use: "list [--json]", Short: "List call queues and who is logged in", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withStore(cmd, g, func(ctx context.Context, st *store.Store) error {
-				all, err := st.Queues(ctx)
-				if err != nil {
-					return err
+	return listCommand(g, "List call queues and who is logged in", (*store.Store).Queues,
+		"NUMBER\tNAME\tSTRATEGY\tRING\tMAX WAIT\tFALLBACK\tMEMBERS (* logged in)",
+		func(q store.Queue) string {
+			var ms []string
+			for _, m := range q.Members {
+				mark := ""
+				if m.LoggedIn {
+					mark = "*"
 				}
-				if asJSON {
-					return writeJSON(cmd.OutOrStdout(), all)
-				}
-				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "NUMBER\tNAME\tSTRATEGY\tRING\tMAX WAIT\tFALLBACK\tMEMBERS (* logged in)")
-				for _, q := range all {
-					var ms []string
-					for _, m := range q.Members {
-						mark := ""
-						if m.LoggedIn {
-							mark = "*"
-						}
-						ms = append(ms, m.Extension+mark)
-					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%ds\t%ds\t%s\t%s\n", q.Number, q.Name, q.Strategy, q.RingSeconds, q.MaxWait, q.Fallback, strings.Join(ms, ","))
-				}
-				return tw.Flush()
-			})
-		},
-	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-	return cmd
+				ms = append(ms, m.Extension+mark)
+			}
+			return fmt.Sprintf("%s\t%s\t%s\t%ds\t%ds\t%s\t%s", q.Number, q.Name, q.Strategy, q.RingSeconds, q.MaxWait, q.Fallback, strings.Join(ms, ","))
+		})
 }
 
 func newQueueRmCommand(g *globalFlags) *cobra.Command {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -138,29 +137,11 @@ func newGroupSaveCommand(g *globalFlags, update bool) *cobra.Command {
 }
 
 func newGroupListCommand(g *globalFlags) *cobra.Command {
-	var asJSON bool
-	cmd := &cobra.Command{
-		Use: "list [--json]", Short: "List ring groups", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withStore(cmd, g, func(ctx context.Context, st *store.Store) error {
-				groups, err := st.RingGroups(ctx)
-				if err != nil {
-					return err
-				}
-				if asJSON {
-					return writeJSON(cmd.OutOrStdout(), groups)
-				}
-				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "NUMBER\tNAME\tSTRATEGY\tRING\tTIMEOUT\tMEMBERS\tNO ANSWER")
-				for _, gr := range groups {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%ds\t%ds\t%s\t%s\n", gr.Number, gr.Name, gr.Strategy, gr.RingSeconds, gr.Timeout, strings.Join(gr.Members, ","), gr.NoAnswer)
-				}
-				return tw.Flush()
-			})
-		},
-	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-	return cmd
+	return listCommand(g, "List ring groups", (*store.Store).RingGroups,
+		"NUMBER\tNAME\tSTRATEGY\tRING\tTIMEOUT\tMEMBERS\tNO ANSWER",
+		func(gr store.RingGroup) string {
+			return fmt.Sprintf("%s\t%s\t%s\t%ds\t%ds\t%s\t%s", gr.Number, gr.Name, gr.Strategy, gr.RingSeconds, gr.Timeout, strings.Join(gr.Members, ","), gr.NoAnswer)
+		})
 }
 
 func newGroupRmCommand(g *globalFlags) *cobra.Command {
@@ -214,28 +195,11 @@ func newNumberCommand(g *globalFlags) *cobra.Command {
 	add.Flags().StringVar(&n.Dest, "to", "", "destination: ext:101, group:700, vm:600, attendant:800")
 	add.Flags().StringVar(&n.AfterHoursDest, "after-hours", "", "destination outside the schedule's hours")
 	add.Flags().StringVar(&n.Schedule, "schedule", "", "business-hours schedule for --after-hours")
-	var asJSON bool
-	list := &cobra.Command{
-		Use: "list [--json]", Short: "List inbound numbers", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withStore(cmd, g, func(ctx context.Context, st *store.Store) error {
-				ns, err := st.InboundNumbers(ctx)
-				if err != nil {
-					return err
-				}
-				if asJSON {
-					return writeJSON(cmd.OutOrStdout(), ns)
-				}
-				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "NUMBER\tTO\tSCHEDULE\tAFTER HOURS")
-				for _, x := range ns {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", x.Number, x.Dest, x.Schedule, x.AfterHoursDest)
-				}
-				return tw.Flush()
-			})
-		},
-	}
-	list.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	list := listCommand(g, "List inbound numbers", (*store.Store).InboundNumbers,
+		"NUMBER	TO	SCHEDULE	AFTER HOURS",
+		func(x store.InboundNumber) string {
+			return fmt.Sprintf("%s	%s	%s	%s", x.Number, x.Dest, x.Schedule, x.AfterHoursDest)
+		})
 	rm := &cobra.Command{
 		Use: "rm NUMBER", Short: "Remove an inbound number", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -284,28 +248,11 @@ func newDialRuleCommand(g *globalFlags) *cobra.Command {
 	add.Flags().StringVar(&r.Class, "class", "national", "local, national, international or emergency (checked against each extension's --outbound)")
 	add.Flags().IntVar(&r.Strip, "strip", 0, "digits to remove from the front (e.g. 1 for a 9 to dial out)")
 	add.Flags().StringVar(&r.Prepend, "prepend", "", "digits to add in front after stripping")
-	var asJSON bool
-	list := &cobra.Command{
-		Use: "list [--json]", Short: "List dial rules, in the order they are tried", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withStore(cmd, g, func(ctx context.Context, st *store.Store) error {
-				rules, err := st.DialRules(ctx)
-				if err != nil {
-					return err
-				}
-				if asJSON {
-					return writeJSON(cmd.OutOrStdout(), rules)
-				}
-				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "PREFIX\tTRUNK\tCLASS\tSTRIP\tPREPEND")
-				for _, x := range rules {
-					fmt.Fprintf(tw, "%q\t%s\t%s\t%d\t%s\n", x.Prefix, x.Trunk, x.Class, x.Strip, x.Prepend)
-				}
-				return tw.Flush()
-			})
-		},
-	}
-	list.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	list := listCommand(g, "List dial rules, in the order they are tried", (*store.Store).DialRules,
+		"PREFIX	TRUNK	CLASS	STRIP	PREPEND",
+		func(x store.DialRule) string {
+			return fmt.Sprintf("%q	%s	%s	%d	%s", x.Prefix, x.Trunk, x.Class, x.Strip, x.Prepend)
+		})
 	rm := &cobra.Command{
 		Use: "rm PREFIX", Short: "Remove a dial rule", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
