@@ -120,7 +120,7 @@ func newGroupSaveCommand(g *globalFlags, update bool) *cobra.Command {
 				if update {
 					verb = "updated"
 				}
-				_ = st.Audit(ctx, "cli", "group."+strings.TrimSuffix(verb, "d")+"d", "", 0, target.Number)
+				_ = st.Audit(ctx, "cli", "group."+verb, "", 0, target.Number)
 				fmt.Fprintf(cmd.OutOrStdout(), "ring group %s (%s) %s\n", target.Number, target.Name, verb)
 				return nil
 			})
