@@ -77,6 +77,8 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		newTrunkCommand(g),
 		newModelCommand(g),
 		newTranscribeCommand(g),
+		newBackupCommand(g),
+		newRestoreCommand(g),
 		newVersionCommand(),
 	)
 	return root
