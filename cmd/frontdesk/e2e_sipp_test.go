@@ -648,28 +648,7 @@ func TestSippCancelWhileRinging(t *testing.T) {
 	sippRequire(t)
 	srv, callerPort, calleePort := sippDevices(t)
 
-	callee := sippStart(t, sippRun{
-		Name:     "callee-102",
-		Scenario: "uas_ring_cancel.xml",
-		Port:     calleePort,
-		Service:  "102",
-	})
-	sippWaitBound(t, calleePort, false, 5*time.Second)
-	caller := sippExec(t, sippRun{
-		Name:     "caller-101",
-		Scenario: "uac_cancel.xml",
-		Remote:   srv.SIPAddr,
-		Port:     callerPort,
-		Service:  "102",
-		AuthUser: "101",
-		AuthPass: sippTestSecret("101"),
-		Keys:     map[string]string{"caller": "101"},
-	})
-	calleeRes := callee.Wait()
-	if caller.ExitCode != 0 || calleeRes.ExitCode != 0 {
-		t.Fatalf("cancelled call failed: caller exit %d, callee exit %d (want 0, 0)\n%s\n%s",
-			caller.ExitCode, calleeRes.ExitCode, caller.Report(), calleeRes.Report())
-	}
+	caller, calleeRes := sippCall(t, srv, callerPort, calleePort, "uas_ring_cancel.xml", "uac_cancel.xml", nil)
 	if len(calleeRes.Received("CANCEL ")) == 0 {
 		t.Errorf("the callee never received the CANCEL\n%s", calleeRes.Report())
 	}
@@ -686,29 +665,8 @@ func TestSippHoldByReinvite(t *testing.T) {
 	sippRequire(t)
 	srv, callerPort, calleePort := sippDevices(t)
 
-	callee := sippStart(t, sippRun{
-		Name:     "callee-102",
-		Scenario: "uas_answer.xml",
-		Port:     calleePort,
-		Service:  "102",
-		Keys:     map[string]string{"answer_port": strconv.Itoa(sippMediaPort(t))},
-	})
-	sippWaitBound(t, calleePort, false, 5*time.Second)
-	caller := sippExec(t, sippRun{
-		Name:     "caller-101",
-		Scenario: "uac_hold.xml",
-		Remote:   srv.SIPAddr,
-		Port:     callerPort,
-		Service:  "102",
-		AuthUser: "101",
-		AuthPass: sippTestSecret("101"),
-		Keys:     map[string]string{"caller": "101"},
-	})
-	calleeRes := callee.Wait()
-	if caller.ExitCode != 0 || calleeRes.ExitCode != 0 {
-		t.Fatalf("held call failed: caller exit %d, callee exit %d (want 0, 0)\n%s\n%s",
-			caller.ExitCode, calleeRes.ExitCode, caller.Report(), calleeRes.Report())
-	}
+	_, calleeRes := sippCall(t, srv, callerPort, calleePort, "uas_answer.xml", "uac_hold.xml",
+		map[string]string{"answer_port": strconv.Itoa(sippMediaPort(t))})
 	if len(calleeRes.Received("BYE ")) == 0 {
 		t.Errorf("the callee never received the BYE\n%s", calleeRes.Report())
 	}
@@ -734,17 +692,7 @@ func TestSippNATContactReachedAtSource(t *testing.T) {
 	sippMustPass(t, reg)
 	sippRegister(t, srv, "101", callerPort, "u1")
 
-	callee := sippStart(t, sippRun{Name: "callee-102", Scenario: "uas_ring_cancel.xml", Port: calleePort, Service: "102"})
-	sippWaitBound(t, calleePort, false, 5*time.Second)
-	caller := sippExec(t, sippRun{
-		Name: "caller-101", Scenario: "uac_cancel.xml", Remote: srv.SIPAddr, Port: callerPort, Service: "102",
-		AuthUser: "101", AuthPass: sippTestSecret("101"), Keys: map[string]string{"caller": "101"},
-	})
-	calleeRes := callee.Wait()
-	if caller.ExitCode != 0 || calleeRes.ExitCode != 0 {
-		t.Fatalf("call to a NATed phone failed: caller exit %d, callee exit %d\n%s\n%s",
-			caller.ExitCode, calleeRes.ExitCode, caller.Report(), calleeRes.Report())
-	}
+	_, calleeRes := sippCall(t, srv, callerPort, calleePort, "uas_ring_cancel.xml", "uac_cancel.xml", nil)
 	invites := calleeRes.Received("INVITE ")
 	if len(invites) == 0 {
 		t.Fatalf("the NATed phone never received the INVITE\n%s", calleeRes.Report())
@@ -752,4 +700,23 @@ func TestSippNATContactReachedAtSource(t *testing.T) {
 	if !strings.Contains(invites[0].FirstLine(), fmt.Sprintf("127.0.0.1:%d", calleePort)) {
 		t.Errorf("INVITE Request-URI %q: want the source address 127.0.0.1:%d, not the private Contact", invites[0].FirstLine(), calleePort)
 	}
+}
+
+// sippCall runs one call between sipp devices through the PBX: 102 runs
+// uas (with calleeKeys) on calleePort, then 101 runs uac from callerPort.
+// Both must succeed; it returns their results for the story's checks.
+func sippCall(t *testing.T, srv *frontdeskServer, callerPort, calleePort int, uas, uac string, calleeKeys map[string]string) (caller, callee *sippResult) {
+	t.Helper()
+	proc := sippStart(t, sippRun{Name: "callee-102", Scenario: uas, Port: calleePort, Service: "102", Keys: calleeKeys})
+	sippWaitBound(t, calleePort, false, 5*time.Second)
+	caller = sippExec(t, sippRun{
+		Name: "caller-101", Scenario: uac, Remote: srv.SIPAddr, Port: callerPort, Service: "102",
+		AuthUser: "101", AuthPass: sippTestSecret("101"), Keys: map[string]string{"caller": "101"},
+	})
+	callee = proc.Wait()
+	if caller.ExitCode != 0 || callee.ExitCode != 0 {
+		t.Fatalf("%s/%s call failed: caller exit %d, callee exit %d (want 0, 0)\n%s\n%s",
+			uac, uas, caller.ExitCode, callee.ExitCode, caller.Report(), callee.Report())
+	}
+	return caller, callee
 }
