@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -27,16 +28,39 @@ type Message struct {
 	Played       bool       `json:"played"`
 	Status       string     `json:"status"`
 	DeletedAt    *time.Time `json:"deleted_at,omitempty"`
+
+	// The team-inbox workflow.
+	Assignee     int64     `json:"assignee,omitempty"` // user id; 0: unassigned
+	InProgress   bool      `json:"in_progress"`
+	Conversation int64     `json:"conversation"` // id of the conversation's first message
+	DoneNote     string    `json:"done_note,omitempty"`
+	UpdatedAt    time.Time `json:"updated_at"`
 }
 
-const messageColumns = `id, box, caller_number, caller_name, called_number, started_at, duration_ms, audio, played, status, deleted_at`
+// messageCols lists the columns scanMessage reads, each qualified with
+// prefix (such as "m.") for queries that join.
+func messageCols(prefix string) string {
+	cols := []string{"id", "box", "caller_number", "caller_name", "called_number", "started_at", "duration_ms", "audio", "played",
+		"status", "deleted_at", "COALESCE(" + prefix + "assignee, 0)", "in_progress", "conversation", "done_note", "updated_at"}
+	for i, c := range cols {
+		if !strings.HasPrefix(c, "COALESCE") {
+			cols[i] = prefix + c
+		}
+	}
+	return strings.Join(cols, ", ")
+}
 
-func scanMessage(row interface{ Scan(...any) error }) (Message, error) {
+var messageColumns = messageCols("")
+
+// scanMessage reads the columns of messageCols, then any extra ones into extra.
+func scanMessage(row interface{ Scan(...any) error }, extra ...any) (Message, error) {
 	var m Message
-	var started, durMS int64
+	var started, durMS, updated int64
 	var deleted sql.NullInt64
-	err := row.Scan(&m.ID, &m.Box, &m.CallerNumber, &m.CallerName, &m.CalledNumber, &started, &durMS, &m.Audio, &m.Played, &m.Status, &deleted)
+	err := row.Scan(append([]any{&m.ID, &m.Box, &m.CallerNumber, &m.CallerName, &m.CalledNumber, &started, &durMS, &m.Audio, &m.Played, &m.Status, &deleted,
+		&m.Assignee, &m.InProgress, &m.Conversation, &m.DoneNote, &updated}, extra...)...)
 	m.StartedAt = time.UnixMilli(started).UTC()
+	m.UpdatedAt = time.UnixMilli(updated).UTC()
 	m.Duration = float64(durMS) / 1000
 	m.DeletedAt = msTime(deleted)
 	return m, err

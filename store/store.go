@@ -48,6 +48,8 @@ type Store struct {
 	db   *sql.DB // the writer
 	read *sql.DB // readers
 	path string
+
+	changes changes // live change feed (Subscribe)
 }
 
 // Open opens (creating if needed) the database in dataDir and applies any

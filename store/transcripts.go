@@ -215,7 +215,7 @@ func (s *Store) SearchMessages(ctx context.Context, query string, boxes []string
 		}
 	}
 	args = append(args, limit)
-	rows, err := s.read.QueryContext(ctx, `SELECT `+prefixed("m.", messageColumns)+`, snippet(message_search, 0, '[', ']', '…', 12)
+	rows, err := s.read.QueryContext(ctx, `SELECT `+messageCols("m.")+`, snippet(message_search, 0, '[', ']', '…', 12)
 		FROM message_search JOIN messages m ON m.id = message_search.rowid
 		WHERE message_search MATCH ? AND m.deleted_at IS NULL`+boxFilter+`
 		ORDER BY rank LIMIT ?`, args...)
@@ -226,13 +226,11 @@ func (s *Store) SearchMessages(ctx context.Context, query string, boxes []string
 	var out []SearchHit
 	for rows.Next() {
 		var h SearchHit
-		var started, durMS int64
-		var deleted sql.NullInt64
-		if err := rows.Scan(&h.ID, &h.Box, &h.CallerNumber, &h.CallerName, &h.CalledNumber, &started, &durMS, &h.Audio, &h.Played, &h.Status, &deleted, &h.Snippet); err != nil {
+		m, err := scanMessage(rows, &h.Snippet)
+		if err != nil {
 			return nil, err
 		}
-		h.StartedAt = time.UnixMilli(started).UTC()
-		h.Duration = float64(durMS) / 1000
+		h.Message = m
 		out = append(out, h)
 	}
 	return out, rows.Err()
@@ -251,12 +249,4 @@ func ftsQuery(q string) string {
 		}
 	}
 	return strings.Join(terms, " ")
-}
-
-func prefixed(p, columns string) string {
-	cols := strings.Split(columns, ", ")
-	for i := range cols {
-		cols[i] = p + cols[i]
-	}
-	return strings.Join(cols, ", ")
 }

@@ -18,25 +18,53 @@ import (
 	"github.com/frontdesk-pbx/frontdesk/store"
 )
 
+// Options are what the web side needs from the rest of the server.
+type Options struct {
+	DataDir string // messages/ and greetings/ live here
+	// Wake nudges the email and notification senders after something was
+	// queued for them (optional).
+	Wake func()
+	// Engine names the transcription engine for the status page.
+	Engine string
+}
+
 // Server is the HTTP server.
 type Server struct {
 	echo    *echo.Echo
 	store   *store.Store
 	log     *slog.Logger
 	version string
+	opts    Options
 	ready   atomic.Bool
 	dialer  Dialer
+	pages   *pages
+
+	// Route groups: api needs a logged-in user (session or HTTP Basic),
+	// admin an admin; web is the pages, which send visitors to /login.
+	api, admin, web *echo.Group
 }
 
 // New builds the HTTP server and its routes.
-func New(st *store.Store, log *slog.Logger, version string) *Server {
+func New(st *store.Store, log *slog.Logger, version string, opts Options) *Server {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	s := &Server{echo: e, store: st, log: log, version: version}
+	s := &Server{echo: e, store: st, log: log, version: version, opts: opts}
+	s.pages = newPages()
+	e.Use(s.recoverPanics, s.securityHeaders)
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
-	e.GET("/", s.index)
-	e.POST("/api/v1/click-to-call", s.clickToCall)
+	s.api = e.Group("/api/v1", s.requireUser)
+	s.admin = s.api.Group("/admin", s.requireAdmin)
+	s.web = e.Group("", s.requireUser)
+	s.api.POST("/click-to-call", s.clickToCall)
+	s.authRoutes()    // auth.go: login, logout, sessions, password
+	s.inboxRoutes()   // inbox_api.go: lists, messages, actions, audio, search, audit
+	s.liveRoutes()    // live.go: server-sent events and presence
+	s.notifyRoutes()  // notify_api.go: notification rules
+	s.adminRoutes()   // admin_api.go: extensions, users, boxes, settings, status
+	s.routingRoutes() // routing_api.go: groups, queues, attendants, trunks, numbers
+	s.pageRoutes()    // pages.go: the HTML pages and static assets
+	s.docRoutes()     // openapi.go: the API's OpenAPI document
 	return s
 }
 
@@ -85,7 +113,19 @@ func (s *Server) readyz(c echo.Context) error {
 	return c.String(http.StatusOK, "ready\n")
 }
 
-func (s *Server) index(c echo.Context) error {
-	return c.HTML(http.StatusOK, `<!doctype html><meta charset="utf-8"><meta name="viewport" content="width=device-width">
-<title>Frontdesk</title><h1>Frontdesk</h1><p>Version `+s.version+`. The phone system is running.</p>`)
+// recoverPanics turns a handler's panic into a 500 and a log line, so one bad
+// request never takes the phone system down.
+func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				s.log.Error("HTTP handler panic", "path", c.Path(), "panic", fmt.Sprint(r))
+				err = echo.NewHTTPError(http.StatusInternalServerError, "internal error")
+			}
+		}()
+		return next(c)
+	}
 }
+
+// Handler returns the HTTP handler (for tests).
+func (s *Server) Handler() http.Handler { return s.echo }

@@ -106,7 +106,7 @@ func serve(ctx context.Context, g *globalFlags, f *serveFlags, stdout, stderr io
 	if err != nil {
 		return err
 	}
-	web := ui.New(st, log, version)
+	web := ui.New(st, log, version, ui.Options{DataDir: g.dataDir, Wake: mail.Wake, Engine: whisper.EngineName()})
 	web.SetDialer(phones)
 
 	password, err := ui.EnsureFirstAdmin(ctx, st)

@@ -1,0 +1,4 @@
+package ui
+
+// docRoutes registers the routes for the OpenAPI document. (Being written.)
+func (s *Server) docRoutes() {}
