@@ -10,8 +10,13 @@ export CGO_ENABLED ?= 0
 
 # Debian packages the end-to-end tests drive: real SIP phones (baresip),
 # sipp (sip-tester), audio tools; debootstrap makes the Debian sid root the
-# whisper engine is tested in.
-TEST_PACKAGES := baresip sip-tester sox espeak-ng debootstrap
+# whisper engine is tested in; chromium runs the browser tests
+# (cmd/frontdesk/e2e_browser_test.go, driven by chromedp).
+TEST_PACKAGES := baresip sip-tester sox espeak-ng debootstrap chromium
+
+# Test artifacts (the browser tests' screenshots, one folder per test) go
+# here; they are kept, and .gitignore'd.
+export FRONTDESK_ARTIFACTS ?= $(CURDIR)/artifacts
 
 # Packages with `whisper`-tagged code, tested in the sid root by test-whisper
 # (a pattern that matches nothing yet is left out).
@@ -21,7 +26,7 @@ WHISPER_TEST_PKGS := ./media/whisper/... ./pbx/transcriber/...
 FUZZ_TARGETS := ./pbx/sipauth:FuzzVerify ./pbx:FuzzRegister ./pbx:FuzzParseInfoDigit ./media:FuzzReadWAV
 FUZZTIME     ?= 15s
 
-.PHONY: build build-whisper run test test-deps vet unit fuzz test-whisper bench bench-whisper clean
+.PHONY: build build-whisper run test test-deps vet unit fuzz test-whisper test-packaging deb deb-whisper bench bench-whisper clean
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/frontdesk
@@ -29,7 +34,7 @@ build:
 run: build
 	./$(BIN) serve
 
-test: test-deps vet unit fuzz test-whisper
+test: test-deps vet unit fuzz test-whisper test-packaging
 
 # Installs only what is missing; needs root or sudo.
 test-deps:
@@ -88,6 +93,31 @@ else
 	@echo "built $(BIN)-whisper against $(WHISPER_DIR)"
 endif
 
+# Debian packages, built from Go by nfpm (v2.46 and later need modules the
+# module proxy here doesn't serve). Versions count commits: 0.N+gHASH.
+NFPM        := $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
+DEB_VERSION ?= 0.$(shell git rev-list --count HEAD 2>/dev/null || echo 0)+g$(shell git rev-parse --short HEAD 2>/dev/null || echo 0)
+DEB_ARCH    := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
+
+deb:
+	rm -rf dist/stage && mkdir -p dist/stage
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o dist/stage/frontdesk ./cmd/frontdesk
+	PKG_NAME=frontdesk CONFLICTS=frontdesk-whisper DEPENDS_WHISPER= VERSION='$(DEB_VERSION)' ARCH=$(DEB_ARCH) \
+		$(NFPM) package -f packaging/nfpm.yaml -p deb -t dist/frontdesk_$(DEB_VERSION)_$(DEB_ARCH).deb
+
+# The same with the transcription engine, for Debian releases that ship
+# libwhisper1 (sid/forky): built in the sid root.
+deb-whisper:
+	rm -rf dist/stage && mkdir -p dist/stage
+	GO=$(GO) packaging/sidroot.sh sh -c 'go build -tags whisper -trimpath -ldflags "$(LDFLAGS)" -o dist/stage/frontdesk ./cmd/frontdesk'
+	PKG_NAME=frontdesk-whisper CONFLICTS=frontdesk DEPENDS_WHISPER=libwhisper1 VERSION='$(DEB_VERSION)' ARCH=$(DEB_ARCH) \
+		$(NFPM) package -f packaging/nfpm.yaml -p deb -t dist/frontdesk-whisper_$(DEB_VERSION)_$(DEB_ARCH).deb
+
+# The unit with systemd-analyze verify, the .deb with dpkg-deb, and an
+# install, serve, upgrade and purge in a debootstrapped Debian 12 root.
+test-packaging: deb
+	packaging/check-deb.sh dist/frontdesk_$(DEB_VERSION)_$(DEB_ARCH).deb
+
 bench: test-deps
 	$(GO) test -tags bench -run 'TestBench' -v -count=1 -timeout 30m ./cmd/frontdesk
 	$(MAKE) --no-print-directory bench-whisper
@@ -100,4 +130,4 @@ bench-whisper:
 	GO=$(GO) packaging/sidroot.sh go test -tags 'bench whisper' -run TestBenchTranscription -v -count=1 -timeout 30m ./pbx/transcriber
 
 clean:
-	rm -rf bin
+	rm -rf bin dist

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/diago"
@@ -42,6 +43,11 @@ type b2bua struct {
 	host       string // our address in From headers we write
 	mediaIP    net.IP // local address RTP sockets bind to
 	externalIP net.IP // address written in SDP when it differs (--public-ip)
+
+	// active counts calls in progress; draining refuses new ones (shutdown).
+	active   atomic.Int64
+	draining atomic.Bool
+	counters *counters
 }
 
 // party is who is calling: an extension, or an outside caller from a trunk.
@@ -109,6 +115,13 @@ const maxHops = 8
 // its own goroutine and sends BYE to the caller (or a final error response)
 // when it returns.
 func (b *b2bua) serve(ds *diago.DialogServerSession) {
+	if b.draining.Load() {
+		respondRetryLater(ds)
+		return
+	}
+	b.active.Add(1)
+	defer b.active.Add(-1)
+	b.counters.call()
 	req := ds.InviteRequest
 	trunk, fromTrunk := b.trunkFor(ds.Context(), req)
 	var caller party
@@ -302,6 +315,12 @@ func (b *b2bua) authenticate(ds *diago.DialogServerSession) (store.Extension, bo
 
 func respond(ds *diago.DialogServerSession, code int, reason string, headers ...sip.Header) {
 	_ = ds.Respond(code, reason, nil, headers...)
+}
+
+// respondRetryLater refuses a call while the server shuts down; phones and
+// trunks try again (or fail over) after Retry-After.
+func respondRetryLater(ds *diago.DialogServerSession) {
+	respond(ds, sip.StatusServiceUnavailable, "Shutting Down", sip.NewHeader("Retry-After", "30"))
 }
 
 // leg is the outcome of ringing one device.

@@ -29,7 +29,8 @@ type registrar struct {
 	log   *slog.Logger
 	now   func() time.Time
 	// slots bounds the REGISTERs handled at once.
-	slots chan struct{}
+	slots    chan struct{}
+	counters *counters
 }
 
 // maxConcurrentRegisters bounds REGISTER work in flight; beyond it phones get
@@ -45,11 +46,13 @@ func (r *registrar) handle(req *sip.Request, tx sip.ServerTransaction) {
 		res := sip.NewResponseFromRequest(req, sip.StatusServiceUnavailable, "Overloaded", nil)
 		res.AppendHeader(sip.NewHeader("Retry-After", "5"))
 		_ = tx.Respond(res)
+		r.counters.register(503)
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	res := r.register(ctx, req)
+	r.counters.register(res.StatusCode)
 	r.log.Debug("REGISTER", "source", req.Source(), "transport", req.Transport(), "status", res.StatusCode)
 	if err := tx.Respond(res); err != nil {
 		r.log.Debug("send REGISTER response", "error", err)

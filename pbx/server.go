@@ -51,8 +51,14 @@ type Config struct {
 	// OnBoxChanged, when set, hears about every change to a box's messages
 	// (after the lamps are updated), e.g. to wake the mail queue.
 	OnBoxChanged func(box string)
+	// DrainTimeout is how long calls and deposits in progress may go on
+	// after shutdown begins (DefaultDrainTimeout when zero).
+	DrainTimeout time.Duration
 	Logger       *slog.Logger
 }
+
+// DefaultDrainTimeout bounds a graceful shutdown's wait for calls.
+const DefaultDrainTimeout = 60 * time.Second
 
 // Server is the running SIP side of Frontdesk.
 type Server struct {
@@ -67,6 +73,8 @@ type Server struct {
 	trunks *trunk.Keeper
 	// runCtx lives as long as Run: calls the API starts outlive the request.
 	runCtx context.Context
+	// counters are the totals Stats reports.
+	counters *counters
 }
 
 // UserAgent is the name Frontdesk gives itself in SIP messages.
@@ -175,14 +183,15 @@ func New(cfg Config, st *store.Store) (*Server, error) {
 	}
 	contact := sip.ContactHeader{Address: sip.Uri{Scheme: "sip", Host: contactHost, Port: port}}
 
-	s := &Server{cfg: cfg, store: st, log: cfg.Logger, ua: ua, dg: dg, runCtx: context.Background()}
+	s := &Server{cfg: cfg, store: st, log: cfg.Logger, ua: ua, dg: dg, runCtx: context.Background(), counters: &counters{}}
 	// Trunk REGISTERs leave through the same client, so from the SIP port.
 	s.trunks = trunk.New(st, client, contactHost, port, cfg.Logger, time.Now)
-	reg := &registrar{store: st, auth: auth, log: cfg.Logger, now: time.Now, slots: make(chan struct{}, maxConcurrentRegisters)}
+	reg := &registrar{store: st, auth: auth, log: cfg.Logger, now: time.Now, slots: make(chan struct{}, maxConcurrentRegisters), counters: s.counters}
 	lamps := newMWI(st, auth, client, contact, cfg.Logger, cfg.MWIUnsolicited)
 	info := &infoDigits{}
 	s.vm = &voicemail{
-		store: st, log: cfg.Logger, dataDir: cfg.DataDir, now: time.Now, info: info, lockout: cfg.PINLockout,
+		counters: s.counters,
+		store:    st, log: cfg.Logger, dataDir: cfg.DataDir, now: time.Now, info: info, lockout: cfg.PINLockout,
 		prompts: media.NewPrompts(embed.Prompts(), cfg.SoundsDir, "en"),
 		changed: func(box string) {
 			lamps.boxChanged(box)
@@ -194,7 +203,7 @@ func New(cfg Config, st *store.Store) (*Server, error) {
 	if cfg.ScheduleClock == nil {
 		cfg.ScheduleClock = time.Now
 	}
-	s.calls = &b2bua{store: st, auth: auth, dg: dg, log: cfg.Logger, now: time.Now, scheduleClock: cfg.ScheduleClock,
+	s.calls = &b2bua{counters: s.counters, store: st, auth: auth, dg: dg, log: cfg.Logger, now: time.Now, scheduleClock: cfg.ScheduleClock,
 		vm: s.vm, queues: newQueues(), host: contactHost, mediaIP: mediaIP, externalIP: externalIP}
 	s.vm.operator = s.calls.operator
 
@@ -209,7 +218,11 @@ func New(cfg Config, st *store.Store) (*Server, error) {
 // Run listens on UDP and TCP and serves until ctx ends. ready is called once
 // both listeners are up.
 func (s *Server) Run(ctx context.Context, ready func()) error {
-	s.runCtx = ctx
+	// Calls run on their own context: at shutdown they get to finish (drain)
+	// before it ends.
+	callCtx, stopCalls := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopCalls()
+	s.runCtx = callCtx
 	// Finish or clean recordings a crash cut short before taking calls.
 	if err := s.vm.Recover(ctx); err != nil {
 		return fmt.Errorf("voicemail recovery: %w", err)
@@ -232,10 +245,39 @@ func (s *Server) Run(ctx context.Context, ready func()) error {
 		s.trunks.Run(ctx)
 	}()
 	<-ctx.Done()
+	s.drain()
+	stopCalls()
 	<-trunksDone // trunks un-REGISTER (briefly) before the listeners close
 	stopListening()
 	return s.ua.Close()
 }
+
+// drain refuses new calls and waits for the ones in progress (deposits
+// included) to end, up to the drain timeout.
+func (s *Server) drain() {
+	s.calls.draining.Store(true)
+	n := s.calls.active.Load()
+	if n == 0 {
+		return
+	}
+	limit := s.cfg.DrainTimeout
+	if limit <= 0 {
+		limit = DefaultDrainTimeout
+	}
+	s.log.Info("shutting down: waiting for calls in progress", "calls", n, "limit", limit)
+	deadline := time.Now().Add(limit)
+	for s.calls.active.Load() > 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := s.calls.active.Load(); n > 0 {
+		s.log.Warn("shutting down with calls still up", "calls", n)
+	} else {
+		s.log.Info("all calls ended")
+	}
+}
+
+// ActiveCalls is how many calls are in progress (for status and metrics).
+func (s *Server) ActiveCalls() int64 { return s.calls.active.Load() }
 
 // TrunkStatus reports the registration of every trunk.
 func (s *Server) TrunkStatus() []trunk.Status { return s.trunks.Status() }
@@ -312,4 +354,12 @@ func ParsePortRange(s string) (lo, hi int, err error) {
 		return 0, 0, fmt.Errorf("rtp port range %q: want LO-HI with 1 <= LO < HI <= 65535", s)
 	}
 	return lo, hi, nil
+}
+
+// Reload picks up settings changed outside the server (the CLI writes them
+// to the database): trunks re-register if theirs changed. Calls in progress
+// are untouched; everything else is read from the database as it is used.
+func (s *Server) Reload() {
+	s.trunks.Reload()
+	s.log.Info("settings reloaded")
 }

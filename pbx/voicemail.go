@@ -47,11 +47,12 @@ const (
 
 // voicemail deposits messages and runs the *56 menu.
 type voicemail struct {
-	store   *store.Store
-	log     *slog.Logger
-	dataDir string
-	prompts *media.Prompts
-	now     func() time.Time
+	counters *counters
+	store    *store.Store
+	log      *slog.Logger
+	dataDir  string
+	prompts  *media.Prompts
+	now      func() time.Time
 	// changed is told about every change to a box's messages (lamps, email).
 	changed func(box string)
 	// info routes SIP INFO digits to sessions.
@@ -123,6 +124,9 @@ func (v *voicemail) deposit(ds *diago.DialogServerSession, cm *callMedia, box st
 	received, expected := rtpCounts(ds)
 	log = log.With("rtp_received", received, "rtp_expected", expected)
 	id, seconds, err := v.finishRecording(ctx, rec, box)
+	if !errors.Is(err, errTooShort) {
+		v.counters.deposit(err == nil, received, expected)
+	}
 	switch {
 	case errors.Is(err, errTooShort):
 		log.Info("voicemail: message too short, discarded", "seconds", seconds, "ended_by", reason)

@@ -6,8 +6,10 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -139,124 +141,211 @@ type TimelineEntry = AuditEntry
 // ErrNotImplemented marks parts of the inbox still being written.
 var ErrNotImplemented = errors.New("not implemented yet")
 
+// ErrNotInTrash: restore and purge need a message in the trash.
+var ErrNotInTrash = errors.New("the message is not in the trash")
+
+// ErrInvalid marks bad input; errors.Is(err, ErrInvalid) holds for a
+// *FieldError, whose message says what is wrong and how to fix it.
+var ErrInvalid = errors.New("invalid input")
+
+// FieldError is bad input in one field (as the API's "fields" name it).
+type FieldError struct {
+	Field   string
+	Message string
+}
+
+func (e *FieldError) Error() string { return e.Message }
+
+// Is makes errors.Is(err, ErrInvalid) true.
+func (e *FieldError) Is(target error) bool { return target == ErrInvalid }
+
+func invalid(field, format string, args ...any) error {
+	return &FieldError{Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// isForeignKey reports whether err is SQLite refusing a missing reference.
+func isForeignKey(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "FOREIGN KEY")
+}
+
+// dbtx is what both the writer's transactions and the pools offer, so
+// helpers run inside a workflow transaction or on their own.
+type dbtx interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
 // InboxAccess returns the boxes u may see and at which level: every box at
 // manage for an admin; otherwise the higher of direct access (box_users) and
 // membership through u's linked extension, and manage on the personal box of
 // that extension.
 func (s *Store) InboxAccess(ctx context.Context, u User) (map[string]Access, error) {
-	return nil, ErrNotImplemented
+	var rows *sql.Rows
+	var err error
+	if u.IsAdmin {
+		rows, err = s.read.QueryContext(ctx, `SELECT number, 'manage' FROM voicemail_boxes`)
+	} else {
+		// An empty extension matches no member row and no owner.
+		rows, err = s.read.QueryContext(ctx, `SELECT box, access FROM box_users WHERE user_id = ?1
+			UNION ALL SELECT box, access FROM box_members WHERE extension = ?2 AND ?2 != ''
+			UNION ALL SELECT number, 'manage' FROM voicemail_boxes WHERE owner = ?2 AND ?2 != ''`, u.ID, u.Extension)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("inbox access of %s: %w", u.Name, err)
+	}
+	defer rows.Close()
+	out := map[string]Access{}
+	for rows.Next() {
+		var box, level string
+		if err := rows.Scan(&box, &level); err != nil {
+			return nil, fmt.Errorf("inbox access of %s: %w", u.Name, err)
+		}
+		if a, err := ParseAccess(level); err == nil && a > out[box] {
+			out[box] = a
+		}
+	}
+	return out, rows.Err()
 }
 
-// Inbox lists messages by f, newest first.
-func (s *Store) Inbox(ctx context.Context, f InboxFilter) ([]InboxItem, error) {
-	return nil, ErrNotImplemented
-}
-
-// InboxCounts counts each box's views for userID (trash included).
-func (s *Store) InboxCounts(ctx context.Context, boxes []string, userID int64) (map[string]InboxCounts, error) {
-	return nil, ErrNotImplemented
-}
-
-// Conversation lists the messages of a conversation (trash excluded), oldest first.
-func (s *Store) Conversation(ctx context.Context, conversation int64) ([]Message, error) {
-	return nil, ErrNotImplemented
-}
-
-// CallerHistory lists earlier messages (in boxes) and calls from number, newest first.
-func (s *Store) CallerHistory(ctx context.Context, number string, boxes []string, limit int) ([]Message, []Call, error) {
-	return nil, nil, ErrNotImplemented
-}
-
-// Timeline returns the audit rows of a message's conversation, oldest first.
-func (s *Store) Timeline(ctx context.Context, messageID int64) ([]TimelineEntry, error) {
-	return nil, ErrNotImplemented
-}
-
-// Claim assigns the message (its whole conversation) to the actor.
-func (s *Store) Claim(ctx context.Context, a Actor, id int64) (Message, error) {
-	return Message{}, ErrNotImplemented
-}
-
-// Assign assigns the message's conversation to userID; 0 returns it to the inbox.
-func (s *Store) Assign(ctx context.Context, a Actor, id, userID int64) (Message, error) {
-	return Message{}, ErrNotImplemented
-}
-
-// Transfer moves the message's conversation to another box, unassigned.
-func (s *Store) Transfer(ctx context.Context, a Actor, id int64, box string) (Message, error) {
-	return Message{}, ErrNotImplemented
-}
-
-// MarkInProgress marks the conversation in progress (open).
-func (s *Store) MarkInProgress(ctx context.Context, a Actor, id int64) (Message, error) {
-	return Message{}, ErrNotImplemented
-}
-
-// MarkDone marks the conversation done with an optional note.
-func (s *Store) MarkDone(ctx context.Context, a Actor, id int64, note string) (Message, error) {
-	return Message{}, ErrNotImplemented
-}
-
-// Reopen marks a done conversation open again.
-func (s *Store) Reopen(ctx context.Context, a Actor, id int64) (Message, error) {
-	return Message{}, ErrNotImplemented
-}
-
-// AddNote writes a note on the message's timeline.
-func (s *Store) AddNote(ctx context.Context, a Actor, id int64, note string) error {
-	return ErrNotImplemented
-}
-
-// MarkPlayed sets the played state (the same one *56 and the lamps use).
-func (s *Store) MarkPlayed(ctx context.Context, a Actor, id int64, played bool) (Message, error) {
-	return Message{}, ErrNotImplemented
-}
-
-// Trash moves a message to the trash.
-func (s *Store) Trash(ctx context.Context, a Actor, id int64) (Message, error) {
-	return Message{}, ErrNotImplemented
-}
-
-// Untrash takes a message out of the trash.
-func (s *Store) Untrash(ctx context.Context, a Actor, id int64) (Message, error) {
-	return Message{}, ErrNotImplemented
-}
-
-// Purge deletes a message in the trash for good and returns its audio file
-// name for the caller to remove.
-func (s *Store) Purge(ctx context.Context, a Actor, id int64) (string, error) {
-	return "", ErrNotImplemented
-}
-
-// PurgeExpired purges messages that have been in the trash longer than their
-// box's trash_days, audited as the system, and returns their audio file names.
-func (s *Store) PurgeExpired(ctx context.Context, now time.Time) ([]string, error) {
-	return nil, ErrNotImplemented
-}
-
-// LogAction writes an audit row for an action the store does not perform
-// itself (download, forward by email, call back) and publishes it.
-func (s *Store) LogAction(ctx context.Context, a Actor, action string, id int64, detail string) error {
-	return ErrNotImplemented
-}
-
-// SetInboxSettings stores a box's inbox settings (rota included).
+// SetInboxSettings stores a box's inbox settings (rota included; a nil Rota
+// clears it).
 func (s *Store) SetInboxSettings(ctx context.Context, box string, st InboxSettings) error {
-	return ErrNotImplemented
+	switch st.AssignMode {
+	case "none", "round-robin", "rota":
+	case "":
+		st.AssignMode = "none"
+	default:
+		return invalid("assign_mode", "assignment mode %q is unknown: use none, round-robin or rota", st.AssignMode)
+	}
+	if st.ConversationMinutes < 0 {
+		return invalid("conversation_minutes", "the conversation window can't be negative: use 0 to keep every message apart")
+	}
+	if st.OpenLimitMinutes < 0 {
+		return invalid("open_limit_minutes", "the open limit can't be negative: use 0 for no overdue alerts")
+	}
+	if st.TrashDays < 1 || st.TrashDays > 3650 {
+		return invalid("trash_days", "trash retention must be 1 to 3650 days, not %d", st.TrashDays)
+	}
+	for wd := range st.Rota {
+		if wd < 0 || wd > 6 {
+			return invalid("rota", "rota weekday %d is not 0 (Sunday) to 6 (Saturday)", wd)
+		}
+	}
+	return s.inTx(ctx, "set inbox settings of box "+box, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE voicemail_boxes SET conversation_minutes = ?, assign_mode = ?, open_limit_minutes = ?,
+			done_on_callback = ?, trash_days = ?, updated_at = ? WHERE number = ?`,
+			st.ConversationMinutes, st.AssignMode, st.OpenLimitMinutes, st.DoneOnCallback, st.TrashDays, time.Now().Unix(), box)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("voicemail box %s: %w", box, ErrNotFound)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM box_rota WHERE box = ?`, box); err != nil {
+			return err
+		}
+		for wd, uid := range st.Rota {
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM users WHERE id = ?`, uid).Scan(&n); err != nil {
+				return err
+			}
+			if n == 0 {
+				return invalid("rota", "the rota's user %d for weekday %d doesn't exist", uid, wd)
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO box_rota(box, weekday, user_id) VALUES (?, ?, ?)`, box, wd, uid); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // InboxSettingsOf reads a box's inbox settings.
 func (s *Store) InboxSettingsOf(ctx context.Context, box string) (InboxSettings, error) {
-	return InboxSettings{}, ErrNotImplemented
+	var st InboxSettings
+	err := s.read.QueryRowContext(ctx, `SELECT conversation_minutes, assign_mode, open_limit_minutes, done_on_callback, trash_days
+		FROM voicemail_boxes WHERE number = ?`, box).Scan(&st.ConversationMinutes, &st.AssignMode, &st.OpenLimitMinutes, &st.DoneOnCallback, &st.TrashDays)
+	if errors.Is(err, sql.ErrNoRows) {
+		return st, fmt.Errorf("voicemail box %s: %w", box, ErrNotFound)
+	}
+	if err != nil {
+		return st, fmt.Errorf("read inbox settings of box %s: %w", box, err)
+	}
+	rows, err := s.read.QueryContext(ctx, `SELECT weekday, user_id FROM box_rota WHERE box = ? ORDER BY weekday`, box)
+	if err != nil {
+		return st, fmt.Errorf("read rota of box %s: %w", box, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var wd int
+		var uid int64
+		if err := rows.Scan(&wd, &uid); err != nil {
+			return st, fmt.Errorf("read rota of box %s: %w", box, err)
+		}
+		if st.Rota == nil {
+			st.Rota = map[int]int64{}
+		}
+		st.Rota[wd] = uid
+	}
+	return st, rows.Err()
 }
 
 // SetBoxUser gives a user direct access to a box; AccessNone removes it.
 func (s *Store) SetBoxUser(ctx context.Context, box string, userID int64, access Access) error {
-	return ErrNotImplemented
+	if access <= AccessNone {
+		_, err := s.db.ExecContext(ctx, `DELETE FROM box_users WHERE box = ? AND user_id = ?`, box, userID)
+		if err != nil {
+			return fmt.Errorf("remove user %d from box %s: %w", userID, box, err)
+		}
+		return nil
+	}
+	if access > AccessManage {
+		return invalid("access", "access level %d is unknown: use listen, download, delete or manage", int(access))
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO box_users(box, user_id, access) VALUES (?, ?, ?)
+		ON CONFLICT(box, user_id) DO UPDATE SET access = excluded.access`, box, userID, access.String())
+	if err != nil {
+		if isForeignKey(err) {
+			return fmt.Errorf("give user %d access to box %s: box or user %w", userID, box, ErrNotFound)
+		}
+		return fmt.Errorf("give user %d access to box %s: %w", userID, box, err)
+	}
+	return nil
 }
 
 // BoxUsers lists everyone who may work a box (direct or through their
-// extension) with their effective access, admins excluded.
+// extension) with their effective access, ordered by user id. Admins see
+// every box but are listed only when linked to it like anyone else.
 func (s *Store) BoxUsers(ctx context.Context, box string) ([]BoxUser, error) {
-	return nil, ErrNotImplemented
+	return boxUsers(ctx, s.read, box)
+}
+
+func boxUsers(ctx context.Context, q dbtx, box string) ([]BoxUser, error) {
+	rows, err := q.QueryContext(ctx, `SELECT u.id, u.name, x.access FROM (
+			SELECT user_id, access FROM box_users WHERE box = ?1
+			UNION ALL SELECT u.id, bm.access FROM box_members bm JOIN users u ON u.extension = bm.extension WHERE bm.box = ?1
+			UNION ALL SELECT u.id, 'manage' FROM voicemail_boxes b JOIN users u ON u.extension = b.owner WHERE b.number = ?1
+		) x JOIN users u ON u.id = x.user_id ORDER BY u.id`, box)
+	if err != nil {
+		return nil, fmt.Errorf("users of box %s: %w", box, err)
+	}
+	defer rows.Close()
+	var out []BoxUser
+	for rows.Next() {
+		var bu BoxUser
+		if err := rows.Scan(&bu.UserID, &bu.Name, &bu.Access); err != nil {
+			return nil, fmt.Errorf("users of box %s: %w", box, err)
+		}
+		if n := len(out); n > 0 && out[n-1].UserID == bu.UserID {
+			// The same user by several ways: the highest level counts.
+			prev, _ := ParseAccess(out[n-1].Access)
+			if a, _ := ParseAccess(bu.Access); a > prev {
+				out[n-1].Access = bu.Access
+			}
+			continue
+		}
+		out = append(out, bu)
+	}
+	return out, rows.Err()
 }

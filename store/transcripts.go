@@ -116,7 +116,8 @@ type TextSpan struct {
 // earlier transcript of the message (a job run twice after a crash leaves
 // exactly one).
 func (s *Store) SaveTranscript(ctx context.Context, t Transcript) error {
-	return s.inTx(ctx, fmt.Sprintf("save transcript of message %d", t.MessageID), func(tx *sql.Tx) error {
+	var box string
+	err := s.inTx(ctx, fmt.Sprintf("save transcript of message %d", t.MessageID), func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM transcript_segments WHERE message_id = ?`, t.MessageID); err != nil {
 			return err
 		}
@@ -132,9 +133,16 @@ func (s *Store) SaveTranscript(ctx context.Context, t Transcript) error {
 				return err
 			}
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE transcription_jobs SET state = 'done', error = '', updated_at = ? WHERE message_id = ?`, time.Now().Unix(), t.MessageID)
-		return err
+		if _, err := tx.ExecContext(ctx, `UPDATE transcription_jobs SET state = 'done', error = '', updated_at = ? WHERE message_id = ?`, time.Now().Unix(), t.MessageID); err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, `SELECT box FROM messages WHERE id = ?`, t.MessageID).Scan(&box)
 	})
+	if err != nil {
+		return err
+	}
+	s.publish(Change{Kind: ChangeTranscript, Box: box, MessageID: t.MessageID})
+	return nil
 }
 
 // Transcript returns a message's transcript, or ErrNotFound.

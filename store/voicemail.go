@@ -349,6 +349,7 @@ func (s *Store) Audit(ctx context.Context, actor, action, box string, messageID 
 
 // AuditEntry is one audit-log row.
 type AuditEntry struct {
+	ID        int64     `json:"id"`
 	At        time.Time `json:"at"`
 	Actor     string    `json:"actor"`
 	Action    string    `json:"action"`
@@ -359,22 +360,11 @@ type AuditEntry struct {
 
 // AuditLog lists the newest audit rows first.
 func (s *Store) AuditLog(ctx context.Context, limit int) ([]AuditEntry, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT at, actor, action, box, COALESCE(message_id, 0), detail FROM audit_log ORDER BY id DESC LIMIT ?`, limit)
+	rows, err := s.read.QueryContext(ctx, `SELECT `+auditCols+` FROM audit_log ORDER BY id DESC LIMIT ?`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read audit log: %w", err)
 	}
-	defer rows.Close()
-	var out []AuditEntry
-	for rows.Next() {
-		var e AuditEntry
-		var at int64
-		if err := rows.Scan(&at, &e.Actor, &e.Action, &e.Box, &e.MessageID, &e.Detail); err != nil {
-			return nil, err
-		}
-		e.At = time.UnixMilli(at).UTC()
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return scanAudit(rows)
 }
 
 // RecordPINFailure counts a wrong PIN and returns how many failures the box

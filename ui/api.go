@@ -10,7 +10,6 @@ import (
 
 	"github.com/frontdesk-pbx/frontdesk/pbx"
 	"github.com/frontdesk-pbx/frontdesk/store"
-	"github.com/frontdesk-pbx/frontdesk/store/secret"
 )
 
 // Dialer places calls on behalf of the API (the PBX's click-to-call).
@@ -21,36 +20,21 @@ type Dialer interface {
 // SetDialer enables the click-to-call API.
 func (s *Server) SetDialer(d Dialer) { s.dialer = d }
 
-// apiError is the JSON body of every API error.
+// apiError is the JSON body of every API error; Fields names what is wrong
+// with each bad input field.
 type apiError struct {
-	Error string `json:"error"`
+	Error  string            `json:"error"`
+	Fields map[string]string `json:"fields,omitempty"`
 }
 
 func jsonError(c echo.Context, code int, msg string) error {
 	return c.JSON(code, apiError{Error: msg})
 }
 
-// apiUser authenticates an API request by HTTP Basic auth against the web
-// users. (Browser sessions come with the web inbox.)
-func (s *Server) apiUser(c echo.Context) (store.User, bool) {
-	name, password, ok := c.Request().BasicAuth()
-	if !ok {
-		c.Response().Header().Set("WWW-Authenticate", `Basic realm="frontdesk"`)
-		return store.User{}, false
-	}
-	u, err := s.store.UserByName(c.Request().Context(), name)
-	if err != nil {
-		secret.Check(dummyHash, password) // the same work for unknown users
-		return store.User{}, false
-	}
-	if !secret.Check(u.PasswordHash, password) {
-		return store.User{}, false
-	}
-	return u, true
+// jsonFieldError is jsonError with what is wrong with each field.
+func jsonFieldError(c echo.Context, code int, msg string, fields map[string]string) error {
+	return c.JSON(code, apiError{Error: msg, Fields: fields})
 }
-
-// dummyHash is checked against for unknown users so they take as long.
-var dummyHash, _ = secret.Hash("not a password")
 
 type clickToCallRequest struct {
 	Extension string `json:"extension"`
@@ -59,11 +43,9 @@ type clickToCallRequest struct {
 
 // clickToCall rings the user's extension and then calls the number.
 // Admins may use any extension; others only the one linked to them.
+// requireUser has authenticated the request (session or HTTP Basic).
 func (s *Server) clickToCall(c echo.Context) error {
-	u, ok := s.apiUser(c)
-	if !ok {
-		return jsonError(c, http.StatusUnauthorized, "log in with your Frontdesk user name and password")
-	}
+	u := currentUser(c)
 	if s.dialer == nil {
 		return jsonError(c, http.StatusServiceUnavailable, "calls can't be placed right now")
 	}

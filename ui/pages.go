@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"strconv"
 
 	"github.com/labstack/echo/v4"
 
@@ -75,7 +76,36 @@ func (s *Server) staticHandler() echo.HandlerFunc {
 	return echo.WrapHandler(h)
 }
 
-// pageRoutes registers the pages. (Being written.)
+// pageRoutes registers the pages. Each page is a server-rendered shell; its
+// script (static/NAME.js) loads the data from /api/v1, so the API stays the
+// one place where access is checked. (requireUser sends a user who must
+// change their password to /settings#password first.)
 func (s *Server) pageRoutes() {
 	s.echo.GET("/static/*", s.staticHandler())
+	s.web.GET("/", s.shellPage("inbox"))
+	s.web.GET("/messages/:id", s.messagePage)
+	s.web.GET("/audit", s.shellPage("audit"))
+	s.web.GET("/settings", s.shellPage("settings"))
+}
+
+// shellPage renders a page that needs nothing but the user.
+func (s *Server) shellPage(name string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		return s.render(c, http.StatusOK, name, nil)
+	}
+}
+
+// messagePageData is the message page's own data.
+type messagePageData struct {
+	ID int64
+}
+
+// messagePage renders a message's shell; whether the user may see the
+// message is the API's answer, shown by message.js.
+func (s *Server) messagePage(c echo.Context) error {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return echo.NewHTTPError(http.StatusNotFound, "no such message: a message id is a positive number")
+	}
+	return s.render(c, http.StatusOK, "message", messagePageData{ID: id})
 }

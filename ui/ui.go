@@ -5,6 +5,7 @@ package ui
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/frontdesk-pbx/frontdesk/pbx"
 	"github.com/frontdesk-pbx/frontdesk/store"
 )
 
@@ -26,6 +28,10 @@ type Options struct {
 	Wake func()
 	// Engine names the transcription engine for the status page.
 	Engine string
+	// TLSCert and TLSKey are PEM files; when both are set Run serves HTTPS.
+	TLSCert, TLSKey string
+	// Stats reports the SIP side's totals for /metrics (optional).
+	Stats func() pbx.Stats
 }
 
 // Server is the HTTP server.
@@ -38,6 +44,10 @@ type Server struct {
 	ready   atomic.Bool
 	dialer  Dialer
 	pages   *pages
+	auth    authSettings // login clock, failure delay and limits (auth.go)
+	live    *liveHub     // event-stream connections and who views which message
+	// httpStats feeds the HTTP latency histogram of /metrics.
+	httpStats httpMetrics
 
 	// Route groups: api needs a logged-in user (session or HTTP Basic),
 	// admin an admin; web is the pages, which send visitors to /login.
@@ -50,7 +60,8 @@ func New(st *store.Store, log *slog.Logger, version string, opts Options) *Serve
 	e.HideBanner, e.HidePort = true, true
 	s := &Server{echo: e, store: st, log: log, version: version, opts: opts}
 	s.pages = newPages()
-	e.Use(s.recoverPanics, s.securityHeaders)
+	s.httpStats.series = map[[3]string]*httpSeries{}
+	e.Use(s.measure, s.recoverPanics, s.securityHeaders)
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	s.api = e.Group("/api/v1", s.requireUser)
@@ -64,6 +75,7 @@ func New(st *store.Store, log *slog.Logger, version string, opts Options) *Serve
 	s.adminRoutes()   // admin_api.go: extensions, users, boxes, settings, status
 	s.routingRoutes() // routing_api.go: groups, queues, attendants, trunks, numbers
 	s.pageRoutes()    // pages.go: the HTML pages and static assets
+	s.metricsRoutes() // metrics.go: Prometheus /metrics
 	s.docRoutes()     // openapi.go: the API's OpenAPI document
 	return s
 }
@@ -73,12 +85,27 @@ func (s *Server) SetReady() { s.ready.Store(true) }
 
 // Run serves on addr until ctx ends, then shuts down gracefully.
 func (s *Server) Run(ctx context.Context, addr string) error {
+	var tlsConfig *tls.Config
+	if s.opts.TLSCert != "" || s.opts.TLSKey != "" {
+		// Load now, so a bad file is a clear error at start, not at first use.
+		cert, err := tls.LoadX509KeyPair(s.opts.TLSCert, s.opts.TLSKey)
+		if err != nil {
+			return fmt.Errorf("TLS certificate and key (--tls-cert %q, --tls-key %q): %w", s.opts.TLSCert, s.opts.TLSKey, err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("http listen on %s: %w", addr, err)
 	}
-	srv := &http.Server{Handler: s.echo, ReadHeaderTimeout: 10 * time.Second}
-	s.log.Info("HTTP listening", "address", ln.Addr().String())
+	if tlsConfig != nil {
+		ln = tls.NewListener(ln, tlsConfig)
+	}
+	// Requests inherit ctx, so long-lived event streams end at shutdown
+	// instead of holding it up.
+	srv := &http.Server{Handler: s.echo, ReadHeaderTimeout: 10 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return ctx }}
+	s.log.Info("HTTP listening", "address", ln.Addr().String(), "tls", tlsConfig != nil)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

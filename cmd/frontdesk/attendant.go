@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -13,42 +12,6 @@ import (
 	"github.com/frontdesk-pbx/frontdesk/pbx"
 	"github.com/frontdesk-pbx/frontdesk/store"
 )
-
-var weekdays = []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
-
-// parseHours reads "mon-fri 09:00-17:00" or "sat 10:00-14:00" into spans.
-func parseHours(spec string) ([]store.OpenHours, error) {
-	days, span, ok := strings.Cut(strings.TrimSpace(strings.ToLower(spec)), " ")
-	opens, closes, ok2 := strings.Cut(strings.TrimSpace(span), "-")
-	if !ok || !ok2 || !pbx.ValidClock(opens) || !pbx.ValidClock(closes) {
-		return nil, fmt.Errorf("--hours %q: want e.g. \"mon-fri 09:00-17:00\"", spec)
-	}
-	first, last, isRange := strings.Cut(days, "-")
-	if !isRange {
-		last = first
-	}
-	a, b := indexOfDay(first), indexOfDay(last)
-	if a < 0 || b < 0 {
-		return nil, fmt.Errorf("--hours %q: days are %s", spec, strings.Join(weekdays, ", "))
-	}
-	var out []store.OpenHours
-	for d := a; ; d = (d + 1) % 7 {
-		out = append(out, store.OpenHours{Weekday: d, Opens: opens, Closes: closes})
-		if d == b {
-			break
-		}
-	}
-	return out, nil
-}
-
-func indexOfDay(d string) int {
-	for i, w := range weekdays {
-		if w == d {
-			return i
-		}
-	}
-	return -1
-}
 
 func newScheduleCommand(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{Use: "schedule", Short: "Manage business-hours schedules (for attendants and inbound numbers)"}
@@ -59,22 +22,16 @@ func newScheduleCommand(g *globalFlags) *cobra.Command {
 		Short: "Create or replace a schedule",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if _, err := time.LoadLocation(tz); err != nil {
-				return fmt.Errorf("--tz %q: %w", tz, err)
-			}
-			sc := store.Schedule{Name: args[0], Timezone: tz}
+			sc := store.Schedule{Name: args[0], Timezone: tz, Holidays: holidays}
 			for _, h := range hours {
-				spans, err := parseHours(h)
+				spans, err := pbx.ParseHours(h)
 				if err != nil {
 					return err
 				}
 				sc.Hours = append(sc.Hours, spans...)
 			}
-			for _, d := range holidays {
-				if _, err := time.Parse(time.DateOnly, d); err != nil {
-					return fmt.Errorf("--holiday %q: want YYYY-MM-DD", d)
-				}
-				sc.Holidays = append(sc.Holidays, d)
+			if err := pbx.CheckSchedule(&sc); err != nil {
+				return err
 			}
 			return withStore(cmd, g, func(ctx context.Context, st *store.Store) error {
 				if err := st.SaveSchedule(ctx, sc); err != nil {
@@ -112,7 +69,7 @@ func newScheduleCommand(g *globalFlags) *cobra.Command {
 				for _, sc := range all {
 					var spans []string
 					for _, h := range sc.Hours {
-						spans = append(spans, weekdays[h.Weekday]+" "+h.Opens+"-"+h.Closes)
+						spans = append(spans, pbx.Weekdays[h.Weekday]+" "+h.Opens+"-"+h.Closes)
 					}
 					fmt.Fprintf(cmd.OutOrStdout(), "%s (%s): %s; holidays: %s\n", sc.Name, sc.Timezone, strings.Join(spans, ", "), strings.Join(sc.Holidays, ", "))
 				}
@@ -128,6 +85,7 @@ func newScheduleCommand(g *globalFlags) *cobra.Command {
 				if err := st.RemoveSchedule(ctx, args[0]); err != nil {
 					return friendly(err)
 				}
+				_ = st.Audit(ctx, "cli", "schedule.removed", "", 0, args[0])
 				fmt.Fprintf(cmd.OutOrStdout(), "schedule %s removed\n", args[0])
 				return nil
 			})
@@ -155,7 +113,7 @@ func newAttendantSaveCommand(g *globalFlags, update bool) *cobra.Command {
 	cmd := &cobra.Command{
 		Use: use, Short: short, Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkNumber(args[0]); err != nil {
+			if err := pbx.CheckNumber(args[0]); err != nil {
 				return err
 			}
 			fl := cmd.Flags()
@@ -182,31 +140,14 @@ func newAttendantSaveCommand(g *globalFlags, update bool) *cobra.Command {
 					target.Options = map[string]string{}
 					for _, o := range options {
 						digit, dest, ok := strings.Cut(o, "=")
-						if !ok || len(digit) != 1 || !strings.Contains("0123456789*#", digit) {
+						if !ok || len(digit) != 1 || !strings.Contains(pbx.AttendantKeys, digit) {
 							return fmt.Errorf("--option %q: want KEY=DEST, e.g. 1=group:700, 9=dial-by-extension, 0=repeat", o)
-						}
-						if dest != pbx.OptionDialByExtension && dest != pbx.OptionRepeat {
-							if err := checkDest(ctx, st, "option "+digit, dest); err != nil {
-								return err
-							}
 						}
 						target.Options[digit] = dest
 					}
 				}
-				if strings.TrimSpace(target.Name) == "" {
-					return fmt.Errorf("--name is required")
-				}
-				for flag, v := range map[string]string{"timeout-dest": target.TimeoutDest, "invalid-dest": target.InvalidDest, "after-hours": target.AfterHoursDest} {
-					if v != "" {
-						if err := checkDest(ctx, st, flag, v); err != nil {
-							return err
-						}
-					}
-				}
-				if target.Schedule != "" {
-					if _, err := st.Schedule(ctx, target.Schedule); err != nil {
-						return fmt.Errorf("--schedule: %w", friendly(err))
-					}
+				if err := pbx.CheckAttendant(ctx, st, &target); err != nil {
+					return err
 				}
 				var err error
 				if target.Greeting, err = attendantAudio(cmd, g, fl.Changed("greeting") || fl.Changed("greeting-text"), greetingFile, greetingText, target.Number, target.Greeting); err != nil {
@@ -279,6 +220,7 @@ func newAttendantRmCommand(g *globalFlags) *cobra.Command {
 				if err := st.RemoveAttendant(ctx, args[0]); err != nil {
 					return friendly(err)
 				}
+				_ = st.Audit(ctx, "cli", "attendant.removed", "", 0, args[0])
 				fmt.Fprintf(cmd.OutOrStdout(), "auto attendant %s removed\n", args[0])
 				return nil
 			})

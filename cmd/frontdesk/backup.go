@@ -2,12 +2,8 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -32,29 +28,13 @@ Models (DATA/models) are not backed up: download them again with
 				return errors.New("--out FILE is required")
 			}
 			return withStore(cmd, g, func(ctx context.Context, st *store.Store) error {
-				partial := out + ".partial"
-				f, err := os.OpenFile(partial, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-				if err != nil {
-					return fmt.Errorf("backup: %w", err)
-				}
-				defer os.Remove(partial) // no-op after the rename
-				h := sha256.New()
-				cw := &countWriter{w: io.MultiWriter(f, h)}
-				m, err := backup.Create(ctx, st, g.dataDir, cw)
-				if err == nil {
-					err = f.Sync()
-				}
-				if err2 := f.Close(); err == nil {
-					err = err2
-				}
+				w, err := backup.WriteFile(ctx, st, g.dataDir, out)
 				if err != nil {
 					return err
 				}
-				if err := os.Rename(partial, out); err != nil {
-					return fmt.Errorf("backup: %w", err)
-				}
+				m := w.Manifest
 				fmt.Fprintf(cmd.OutOrStdout(), "backup %s: schema %d, %d messages, %d greetings, %d music files, %d bytes, sha256 %s\n",
-					out, m.SchemaVersion, m.Count("messages"), m.Count("greetings"), m.Count("music"), cw.n, hex.EncodeToString(h.Sum(nil)))
+					out, m.SchemaVersion, m.Count("messages"), m.Count("greetings"), m.Count("music"), w.Size, w.SHA256)
 				return nil
 			})
 		},
@@ -90,15 +70,4 @@ exist yet, the backup is simply unpacked there.`,
 			return nil
 		},
 	}
-}
-
-type countWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
 }

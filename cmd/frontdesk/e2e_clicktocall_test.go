@@ -42,7 +42,7 @@ func clickToCall(t *testing.T, srv *frontdeskServer, user, password, ext, number
 // number; the two then talk, and the call log has the call.
 func TestClickToCallRingsExtensionThenNumber(t *testing.T) {
 	srv := startServer(t, "")
-	password := adminPassword(t, srv)
+	password := changePassword(t, srv, "admin", adminPassword(t, srv))
 	runCLI(t, srv.DataDir, "ext", "add", "101", "--name", "Alice", "--secret", "alice-secret-1", "--no-voicemail")
 	runCLI(t, srv.DataDir, "ext", "add", "102", "--name", "Bob", "--secret", "bob-secret-1", "--no-voicemail")
 	alice := startBaresip(t, phoneConfig{Name: "alice", User: "101", Password: "alice-secret-1", Registrar: srv.SIPAddr, ToneHz: aliceToneHz})

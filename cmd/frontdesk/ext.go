@@ -3,24 +3,14 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"regexp"
-	"slices"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/frontdesk-pbx/frontdesk/pbx"
-	"github.com/frontdesk-pbx/frontdesk/pbx/sipauth"
 	"github.com/frontdesk-pbx/frontdesk/store"
-	"github.com/frontdesk-pbx/frontdesk/store/secret"
 )
-
-// extensionNumber: 2 to 8 digits, not starting with 0 or * (0 reaches the
-// operator and * starts feature codes).
-var extensionNumber = regexp.MustCompile(`^[1-9][0-9]{1,7}$`)
-
-const minSecretLength = 8
 
 func newExtCommand(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{
@@ -31,38 +21,9 @@ func newExtCommand(g *globalFlags) *cobra.Command {
 	return cmd
 }
 
-func checkNumber(n string) error {
-	if !extensionNumber.MatchString(n) {
-		return fmt.Errorf("extension number %q: want 2 to 8 digits, not starting with 0", n)
-	}
-	return nil
-}
-
-// secretOrGenerated returns secret, or a generated one when it is empty.
-func secretOrGenerated(given string) (string, bool, error) {
-	if given == "" {
-		s, err := secret.Random(20)
-		return s, true, err
-	}
-	if len(given) < minSecretLength {
-		return "", false, fmt.Errorf("secret is too short: use at least %d characters, or leave --secret out to have one generated", minSecretLength)
-	}
-	return given, false, nil
-}
-
-// pinOrGenerated checks a PIN, or makes a 6-digit one when none is given,
-// and returns it with its hash.
+// The checks live in pbx (validate_admin.go), shared with the web admin portal.
 func pinOrGenerated(given string) (pin, hash string, generated bool, err error) {
-	if given == "" {
-		if given, err = secret.RandomDigits(6); err != nil {
-			return "", "", false, err
-		}
-		generated = true
-	} else if !pbx.ValidPIN(given) {
-		return "", "", false, fmt.Errorf("PIN must be 4 to 10 digits")
-	}
-	hash, err = secret.Hash(given)
-	return given, hash, generated, err
+	return pbx.PINOrGenerated(given)
 }
 
 func newExtAddCommand(g *globalFlags) *cobra.Command {
@@ -74,47 +35,29 @@ func newExtAddCommand(g *globalFlags) *cobra.Command {
 		Short: "Add an extension; prints a generated secret when none is given",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			number := args[0]
-			if err := checkNumber(number); err != nil {
-				return err
-			}
 			if name == "" {
 				return fmt.Errorf("--name is required")
-			}
-			if !slices.Contains([]string{"internal", "local", "national", "international"}, outbound) {
-				return fmt.Errorf("--outbound %q: want internal, local, national or international", outbound)
-			}
-			sipSecret, generated, err := secretOrGenerated(sipSecret)
-			if err != nil {
-				return err
-			}
-			var pinHash string
-			var pinGenerated bool
-			if !noVoicemail {
-				if pin, pinHash, pinGenerated, err = pinOrGenerated(pin); err != nil {
-					return err
-				}
 			}
 			st, err := g.openStore(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			h := sipauth.HashSecret(number, sipauth.DefaultRealm, sipSecret)
-			err = st.AddExtension(cmd.Context(), store.Extension{
-				Number: number, Name: name, Realm: sipauth.DefaultRealm,
-				HA1MD5: h.HA1MD5, HA1SHA256: h.HA1SHA256, RingSeconds: ring, Voicemail: !noVoicemail, Outbound: outbound,
-			}, pinHash)
+			p, err := pbx.NewExtension{Number: args[0], Name: name, Secret: sipSecret, PIN: pin, Voicemail: !noVoicemail,
+				Outbound: outbound, RingSeconds: ring}.Prepare(cmd.Context(), st)
 			if err != nil {
+				return err
+			}
+			if err := st.AddExtension(cmd.Context(), p.Extension, p.PINHash); err != nil {
 				return friendly(err)
 			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "extension %s (%s) added\n", number, name)
-			if generated {
-				fmt.Fprintf(out, "SIP username: %s\nSIP password: %s\n", number, sipSecret)
+			fmt.Fprintf(out, "extension %s (%s) added\n", p.Extension.Number, name)
+			if p.SecretCreated {
+				fmt.Fprintf(out, "SIP username: %s\nSIP password: %s\n", p.Extension.Number, p.Secret)
 			}
-			if pinGenerated {
-				fmt.Fprintf(out, "Voicemail PIN: %s\n", pin)
+			if p.PINCreated {
+				fmt.Fprintf(out, "Voicemail PIN: %s\n", p.PIN)
 			}
 			return nil
 		},
@@ -188,37 +131,25 @@ func newExtSetCommand(g *globalFlags) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			number := args[0]
 			fl := cmd.Flags()
-			var u store.ExtensionUpdate
+			var c pbx.ExtensionChange
 			if fl.Changed("name") {
-				if name == "" {
-					return fmt.Errorf("--name can't be empty")
-				}
-				u.Name = &name
+				c.Name = &name
 			}
 			if fl.Changed("ring-seconds") {
-				if ring < 1 || ring > 600 {
-					return fmt.Errorf("--ring-seconds %d: want 1 to 600", ring)
-				}
-				u.RingSeconds = &ring
+				c.RingSeconds = &ring
 			}
-			if fl.Changed("secret") && newSecret {
-				return fmt.Errorf("use --secret or --new-secret, not both")
+			if fl.Changed("secret") {
+				c.Secret = &sipSecret
 			}
-			var generated bool
-			if fl.Changed("secret") || newSecret {
-				var err error
-				if sipSecret, generated, err = secretOrGenerated(sipSecret); err != nil {
-					return err
-				}
-				h := sipauth.HashSecret(number, sipauth.DefaultRealm, sipSecret)
-				u.Credentials = &store.Credentials{Realm: sipauth.DefaultRealm, HA1MD5: h.HA1MD5, HA1SHA256: h.HA1SHA256}
-			}
+			c.NewSecret = newSecret
+			fwd.change(cmd, &c)
 			st, err := g.openStore(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			if err := fwd.apply(cmd, st, &u); err != nil {
+			u, generated, err := c.Update(cmd.Context(), st, number)
+			if err != nil {
 				return err
 			}
 			if u == (store.ExtensionUpdate{}) && !fl.Changed("voicemail") {
@@ -244,8 +175,8 @@ func newExtSetCommand(g *globalFlags) *cobra.Command {
 				}
 			}
 			fmt.Fprintf(out, "extension %s updated\n", number)
-			if generated {
-				fmt.Fprintf(out, "SIP password: %s\n", sipSecret)
+			if generated != "" {
+				fmt.Fprintf(out, "SIP password: %s\n", generated)
 			}
 			return nil
 		},
@@ -293,39 +224,19 @@ func (f *forwardFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.outbound, "outbound", "national", "what it may dial out to: internal, local, national or international (emergency always)")
 }
 
-// apply checks each forward given (the box must exist) and adds it to u.
-func (f *forwardFlags) apply(cmd *cobra.Command, st *store.Store, u *store.ExtensionUpdate) error {
-	if cmd.Flags().Changed("outbound") {
-		if !slices.Contains([]string{"internal", "local", "national", "international"}, f.outbound) {
-			return fmt.Errorf("--outbound %q: want internal, local, national or international", f.outbound)
-		}
-		u.Outbound = &f.outbound
+// change adds the flags given to c (checked by c.Update).
+func (f *forwardFlags) change(cmd *cobra.Command, c *pbx.ExtensionChange) {
+	fl := cmd.Flags()
+	if fl.Changed("outbound") {
+		c.Outbound = &f.outbound
 	}
-	for _, x := range []struct {
-		flag  string
-		value string
-		dst   **string
-	}{
-		{"forward-no-answer", f.noAnswer, &u.ForwardNoAnswer},
-		{"forward-busy", f.busy, &u.ForwardBusy},
-		{"forward-unavailable", f.unavailable, &u.ForwardUnavailable},
-	} {
-		if !cmd.Flags().Changed(x.flag) {
-			continue
-		}
-		if x.value != "" {
-			d, err := pbx.ParseDestination(x.value)
-			if err != nil {
-				return fmt.Errorf("--%s: %w", x.flag, err)
-			}
-			if d.Kind == pbx.DestVoicemail {
-				if _, err := st.Box(cmd.Context(), d.Number); err != nil {
-					return fmt.Errorf("--%s: %w", x.flag, friendly(err))
-				}
-			}
-		}
-		v := x.value
-		*x.dst = &v
+	if fl.Changed("forward-no-answer") {
+		c.ForwardNoAnswer = &f.noAnswer
 	}
-	return nil
+	if fl.Changed("forward-busy") {
+		c.ForwardBusy = &f.busy
+	}
+	if fl.Changed("forward-unavailable") {
+		c.ForwardUnavailable = &f.unavailable
+	}
 }

@@ -64,6 +64,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(
 		newServeCommand(g),
 		newExtCommand(g),
+		newUserCommand(g),
 		newCallsCommand(g),
 		newVMCommand(g),
 		newSMTPCommand(g),
@@ -79,6 +80,8 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		newTranscribeCommand(g),
 		newBackupCommand(g),
 		newRestoreCommand(g),
+		newDoctorCommand(g),
+		newRetentionCommand(g),
 		newVersionCommand(),
 	)
 	return root

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -28,7 +27,7 @@ func newQueueSaveCommand(g *globalFlags, update bool) *cobra.Command {
 	cmd := &cobra.Command{
 		Use: use, Short: short, Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkNumber(args[0]); err != nil {
+			if err := pbx.CheckNumber(args[0]); err != nil {
 				return err
 			}
 			fl := cmd.Flags()
@@ -61,24 +60,9 @@ func newQueueSaveCommand(g *globalFlags, update bool) *cobra.Command {
 							target.Members = append(target.Members, store.QueueMember{Extension: m})
 						}
 					}
-					if len(target.Members) == 0 {
-						return fmt.Errorf("--members is required: the extensions answering the queue")
-					}
 				}
-				switch {
-				case strings.TrimSpace(target.Name) == "":
-					return fmt.Errorf("--name is required")
-				case !slices.Contains([]string{"roundrobin", "longest-idle"}, target.Strategy):
-					return fmt.Errorf("--strategy %q: want roundrobin or longest-idle", target.Strategy)
-				case target.RingSeconds < 1 || target.RingSeconds > 300 || target.MaxWait < 5 || target.MaxWait > 7200 || target.AnnounceSeconds < 0:
-					return fmt.Errorf("--ring must be 1-300, --max-wait 5-7200 and --announce 0 or more seconds")
-				case len(target.LeaveDigit) > 1 || target.LeaveDigit != "" && !strings.Contains("0123456789*#", target.LeaveDigit):
-					return fmt.Errorf("--leave-digit %q: one key, or empty for none", target.LeaveDigit)
-				}
-				if target.Fallback != "" {
-					if err := checkDest(ctx, st, "fallback", target.Fallback); err != nil {
-						return err
-					}
+				if err := pbx.CheckQueue(ctx, st, &target); err != nil {
+					return err
 				}
 				if fl.Changed("music") {
 					target.Music = nil
@@ -136,6 +120,7 @@ func newQueueRmCommand(g *globalFlags) *cobra.Command {
 				if err := st.RemoveQueue(ctx, args[0]); err != nil {
 					return friendly(err)
 				}
+				_ = st.Audit(ctx, "cli", "queue.removed", "", 0, args[0])
 				fmt.Fprintf(cmd.OutOrStdout(), "queue %s removed\n", args[0])
 				return nil
 			})

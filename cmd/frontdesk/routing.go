@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -11,31 +10,6 @@ import (
 	"github.com/frontdesk-pbx/frontdesk/pbx"
 	"github.com/frontdesk-pbx/frontdesk/store"
 )
-
-// checkDest validates a destination and that what it names exists.
-func checkDest(ctx context.Context, st *store.Store, flag, value string) error {
-	d, err := pbx.ParseDestination(value)
-	if err != nil {
-		return fmt.Errorf("--%s: %w", flag, err)
-	}
-	var lookErr error
-	switch d.Kind {
-	case pbx.DestExtension:
-		_, lookErr = st.Extension(ctx, d.Number)
-	case pbx.DestVoicemail:
-		_, lookErr = st.Box(ctx, d.Number)
-	case pbx.DestGroup:
-		_, lookErr = st.RingGroup(ctx, d.Number)
-	case pbx.DestAttendant:
-		_, lookErr = st.Attendant(ctx, d.Number)
-	case pbx.DestQueue:
-		_, lookErr = st.Queue(ctx, d.Number)
-	}
-	if lookErr != nil {
-		return fmt.Errorf("--%s: %w", flag, friendly(lookErr))
-	}
-	return nil
-}
 
 func newGroupCommand(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{Use: "group", Short: "Manage ring groups (hunt groups)"}
@@ -53,7 +27,7 @@ func newGroupSaveCommand(g *globalFlags, update bool) *cobra.Command {
 	cmd := &cobra.Command{
 		Use: use, Short: short, Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkNumber(args[0]); err != nil {
+			if err := pbx.CheckNumber(args[0]); err != nil {
 				return err
 			}
 			return withStore(cmd, g, func(ctx context.Context, st *store.Store) error {
@@ -90,22 +64,8 @@ func newGroupSaveCommand(g *globalFlags, update bool) *cobra.Command {
 						}
 					}
 				}
-				if strings.TrimSpace(target.Name) == "" {
-					return fmt.Errorf("--name is required")
-				}
-				if len(target.Members) == 0 {
-					return fmt.Errorf("--members is required: the extensions to ring, e.g. 101,102")
-				}
-				if !slices.Contains([]string{"all", "order"}, target.Strategy) {
-					return fmt.Errorf("--strategy %q: want all or order", target.Strategy)
-				}
-				if target.RingSeconds < 1 || target.RingSeconds > 600 || target.Timeout < 1 || target.Timeout > 3600 {
-					return fmt.Errorf("--ring must be 1-600 and --timeout 1-3600 seconds")
-				}
-				if target.NoAnswer != "" {
-					if err := checkDest(ctx, st, "no-answer", target.NoAnswer); err != nil {
-						return err
-					}
+				if err := pbx.CheckRingGroup(ctx, st, &target); err != nil {
+					return err
 				}
 				var err error
 				if update {
@@ -167,21 +127,10 @@ func newNumberCommand(g *globalFlags) *cobra.Command {
 		Use: "add NUMBER --to DEST [--after-hours DEST --schedule NAME]", Short: "Send calls for an inbound number to a destination",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			n.Number = strings.TrimSpace(args[0])
-			if n.Number == "" || strings.ContainsAny(n.Number, " @:;") {
-				return fmt.Errorf("number %q: want the number as the provider sends it, e.g. +15551234567", args[0])
-			}
+			n.Number = args[0]
 			return withStore(cmd, g, func(ctx context.Context, st *store.Store) error {
-				if err := checkDest(ctx, st, "to", n.Dest); err != nil {
+				if err := pbx.CheckInboundNumber(ctx, st, &n); err != nil {
 					return err
-				}
-				if n.AfterHoursDest != "" {
-					if n.Schedule == "" {
-						return fmt.Errorf("--after-hours needs --schedule NAME (see frontdesk schedule set)")
-					}
-					if err := checkDest(ctx, st, "after-hours", n.AfterHoursDest); err != nil {
-						return err
-					}
 				}
 				if err := st.SaveInboundNumber(ctx, n); err != nil {
 					return friendly(err)
@@ -207,6 +156,7 @@ func newNumberCommand(g *globalFlags) *cobra.Command {
 				if err := st.RemoveInboundNumber(ctx, args[0]); err != nil {
 					return friendly(err)
 				}
+				_ = st.Audit(ctx, "cli", "number.removed", "", 0, args[0])
 				fmt.Fprintf(cmd.OutOrStdout(), "inbound number %s removed\n", args[0])
 				return nil
 			})
@@ -225,16 +175,10 @@ func newDialRuleCommand(g *globalFlags) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r.Prefix = args[0]
-			if strings.Trim(r.Prefix, "+0123456789") != "" {
-				return fmt.Errorf("prefix %q: want digits (or \"\" for any number)", r.Prefix)
-			}
-			if !slices.Contains([]string{"local", "national", "international", "emergency"}, r.Class) {
-				return fmt.Errorf("--class %q: want local, national, international or emergency", r.Class)
-			}
-			if r.Strip < 0 || r.Strip > 16 || strings.Trim(r.Prepend, "+0123456789") != "" {
-				return fmt.Errorf("--strip must be 0-16 and --prepend digits")
-			}
 			return withStore(cmd, g, func(ctx context.Context, st *store.Store) error {
+				if err := pbx.CheckDialRule(ctx, st, &r); err != nil {
+					return err
+				}
 				if err := st.SaveDialRule(ctx, r); err != nil {
 					return friendly(err)
 				}
@@ -260,6 +204,7 @@ func newDialRuleCommand(g *globalFlags) *cobra.Command {
 				if err := st.RemoveDialRule(ctx, args[0]); err != nil {
 					return friendly(err)
 				}
+				_ = st.Audit(ctx, "cli", "dialrule.removed", "", 0, fmt.Sprintf("%q", args[0]))
 				fmt.Fprintf(cmd.OutOrStdout(), "dial rule %q removed\n", args[0])
 				return nil
 			})

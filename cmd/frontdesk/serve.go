@@ -6,6 +6,9 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/emiago/diago/media"
@@ -14,10 +17,14 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/frontdesk-pbx/frontdesk/media/whisper"
+	"github.com/frontdesk-pbx/frontdesk/packaging/sdnotify"
 	"github.com/frontdesk-pbx/frontdesk/pbx"
 	"github.com/frontdesk-pbx/frontdesk/pbx/mailer"
+	"github.com/frontdesk-pbx/frontdesk/pbx/notify"
+	"github.com/frontdesk-pbx/frontdesk/pbx/retention"
 	"github.com/frontdesk-pbx/frontdesk/pbx/sipauth"
 	"github.com/frontdesk-pbx/frontdesk/pbx/transcriber"
+	"github.com/frontdesk-pbx/frontdesk/store/backup"
 	"github.com/frontdesk-pbx/frontdesk/ui"
 )
 
@@ -33,6 +40,11 @@ type serveFlags struct {
 	scheduleClock  string
 	// transcribeThreads bounds the CPU threads one transcription uses.
 	transcribeThreads int
+	drainTimeout      time.Duration
+	backupEvery       time.Duration
+	backupKeep        int
+	backupDir         string
+	tlsCert, tlsKey   string // HTTPS for the web UI
 }
 
 func newServeCommand(g *globalFlags) *cobra.Command {
@@ -48,6 +60,8 @@ func newServeCommand(g *globalFlags) *cobra.Command {
 	fl := cmd.Flags()
 	fl.StringVar(&f.sipListen, "sip-listen", "0.0.0.0:5060", "SIP address (UDP and TCP)")
 	fl.StringVar(&f.httpListen, "http-listen", "0.0.0.0:8080", "web UI and API address")
+	fl.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate (chain) file: serve the web UI over HTTPS (with --tls-key)")
+	fl.StringVar(&f.tlsKey, "tls-key", "", "PEM private key file for --tls-cert")
 	fl.StringVar(&f.rtpPorts, "rtp-ports", "10000-20000", "UDP port range for call audio (LO-HI)")
 	fl.StringVar(&f.publicIP, "public-ip", "", "address phones reach this server at, when it is behind NAT")
 	fl.StringVar(&f.soundsDir, "sounds-dir", "", "directory of WAV prompts that replace built-in ones by name (e.g. en/vm-goodbye.wav)")
@@ -56,6 +70,10 @@ func newServeCommand(g *globalFlags) *cobra.Command {
 	fl.StringVar(&f.scheduleClock, "schedule-clock", "", "judge business hours as if it were this time (RFC 3339), moving on from there: for testing schedules")
 	_ = fl.MarkHidden("schedule-clock")
 	fl.IntVar(&f.transcribeThreads, "transcribe-threads", 0, "CPU threads for transcription (default: cores less one, at least one)")
+	fl.DurationVar(&f.drainTimeout, "drain-timeout", pbx.DefaultDrainTimeout, "on SIGTERM, how long calls and voicemail deposits in progress may finish")
+	fl.DurationVar(&f.backupEvery, "backup-every", 0, "write a backup this often (e.g. 24h; 0: no scheduled backups)")
+	fl.IntVar(&f.backupKeep, "backup-keep", 14, "scheduled backups to keep (the oldest go first)")
+	fl.StringVar(&f.backupDir, "backup-dir", "", "where scheduled backups go (default DATA/backups)")
 	fl.StringVar(&f.sipDigest, "sip-digest", "MD5", "digest algorithms offered to phones, in order: MD5, SHA-256 or SHA-256,MD5 (many phones fail when offered SHA-256)")
 	return cmd
 }
@@ -68,6 +86,9 @@ func serve(ctx context.Context, g *globalFlags, f *serveFlags, stdout, stderr io
 	// The SIP and media libraries log through their package defaults too.
 	sip.SetDefaultLogger(log)
 	media.SetDefaultLogger(log)
+	if (f.tlsCert == "") != (f.tlsKey == "") {
+		return fmt.Errorf("--tls-cert and --tls-key go together: give both, or neither for plain HTTP")
+	}
 	lo, hi, err := pbx.ParsePortRange(f.rtpPorts)
 	if err != nil {
 		return err
@@ -92,21 +113,24 @@ func serve(ctx context.Context, g *globalFlags, f *serveFlags, stdout, stderr io
 	defer st.Close()
 
 	mail := mailer.New(st, g.dataDir, log)
+	notifier := notify.New(st, log, notify.Options{Mailer: mail})
 	transcripts := transcriber.New(st, g.dataDir, log, f.transcribeThreads, whisper.Load, whisper.Available())
 	phones, err := pbx.New(pbx.Config{
 		SIPListen: f.sipListen, PublicIP: f.publicIP, RTPPortMin: lo, RTPPortMax: hi, Logger: log,
 		DigestAlgorithms: digestAlgorithms,
 		DataDir:          g.dataDir, SoundsDir: f.soundsDir, MWIUnsolicited: f.mwiUnsolicited, PINLockout: f.pinLockout,
-		ScheduleClock: scheduleClock,
+		ScheduleClock: scheduleClock, DrainTimeout: f.drainTimeout,
 		OnBoxChanged: func(string) {
 			mail.Wake()
 			transcripts.Wake()
+			notifier.Wake()
 		},
 	}, st)
 	if err != nil {
 		return err
 	}
-	web := ui.New(st, log, version, ui.Options{DataDir: g.dataDir, Wake: mail.Wake, Engine: whisper.EngineName()})
+	web := ui.New(st, log, version, ui.Options{DataDir: g.dataDir, Wake: func() { mail.Wake(); notifier.Wake() }, Engine: whisper.EngineName(),
+		TLSCert: f.tlsCert, TLSKey: f.tlsKey, Stats: phones.Stats})
 	web.SetDialer(phones)
 
 	password, err := ui.EnsureFirstAdmin(ctx, st)
@@ -123,10 +147,51 @@ func serve(ctx context.Context, g *globalFlags, f *serveFlags, stdout, stderr io
 	group, ctx := errgroup.WithContext(ctx)
 	group.Go(func() error { return web.Run(ctx, f.httpListen) })
 	group.Go(func() error { mail.Run(ctx); return nil })
+	group.Go(func() error { notifier.Run(ctx); return nil })
 	group.Go(func() error { transcripts.Run(ctx); return nil })
+	group.Go(func() error { retention.New(st, g.dataDir, log).Run(ctx); return nil })
+	backupDir := f.backupDir
+	if backupDir == "" {
+		backupDir = filepath.Join(g.dataDir, "backups")
+	}
+	backups := &backup.Scheduler{Store: st, DataDir: g.dataDir, Dir: backupDir, Every: f.backupEvery, Keep: f.backupKeep, Log: log}
+	group.Go(func() error { backups.Run(ctx); return nil })
+	systemd := sdnotify.FromEnv()
+	group.Go(func() error {
+		systemd.Watchdog(ctx, sdnotify.WatchdogInterval(), func(ctx context.Context) error {
+			_, err := st.Version(ctx)
+			return err
+		})
+		return nil
+	})
+	group.Go(func() error {
+		<-ctx.Done()
+		_ = systemd.Stopping("finishing calls in progress")
+		return nil
+	})
+	// SIGHUP (systemctl reload frontdesk) reloads settings without a restart.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	group.Go(func() error {
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-hup:
+				phones.Reload()
+				mail.Wake()
+				notifier.Wake()
+				transcripts.Wake()
+			}
+		}
+	})
 	group.Go(func() error {
 		return phones.Run(ctx, func() {
 			web.SetReady()
+			if err := systemd.Ready(); err != nil {
+				log.Warn("systemd notify", "error", err)
+			}
 			printWelcome(stdout, g.dataDir, f.httpListen, password, len(exts) == 0)
 		})
 	})

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/frontdesk-pbx/frontdesk/pbx"
 	"github.com/frontdesk-pbx/frontdesk/pbx/trunk"
 	"github.com/frontdesk-pbx/frontdesk/store"
 )
@@ -91,7 +92,7 @@ func checkTrunk(t store.Trunk) (store.Trunk, error) {
 	if t.Mode == trunk.ModeRegister && (strings.TrimSpace(t.Username) == "" || t.Password == "") {
 		return t, fmt.Errorf("a register trunk needs --username and --password (or --password-stdin)")
 	}
-	return trunk.Check(t)
+	return pbx.CheckTrunk(t)
 }
 
 // trunkSummary says in a few words what a trunk does.

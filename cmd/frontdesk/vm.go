@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/mail"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -54,99 +52,47 @@ func (f *boxFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.transcribeLang, "transcribe-language", "auto", "language of the messages: auto, or a code such as en or de")
 }
 
-// update turns the flags the user gave into a store update, checking each.
+// update turns the flags the user gave into a store update, checked by the
+// rules the web admin portal uses too (pbx.BoxChange).
 func (f *boxFlags) update(cmd *cobra.Command) (store.BoxUpdate, error) {
 	fl := cmd.Flags()
-	var u store.BoxUpdate
+	var c pbx.BoxChange
 	if fl.Changed("name") {
-		if strings.TrimSpace(f.name) == "" {
-			return u, fmt.Errorf("--name can't be empty")
-		}
-		u.Name = &f.name
+		c.Name = &f.name
 	}
 	if fl.Changed("pin") {
-		_, hash, _, err := pinOrGenerated(f.pin)
-		if err != nil {
-			return u, err
-		}
-		u.PINHash = &hash
+		c.PIN = &f.pin
 	}
 	if fl.Changed("email") {
-		emails, err := checkEmails(f.emails)
-		if err != nil {
-			return u, err
-		}
-		u.Emails = &emails
+		c.Emails = &f.emails
 	}
 	if fl.Changed("attach") {
-		u.EmailAttach = &f.attach
+		c.Attach = &f.attach
 	}
 	if fl.Changed("language") {
-		u.Language = &f.language
+		c.Language = &f.language
 	}
 	if fl.Changed("operator") {
-		if f.operator != "" {
-			if _, err := pbx.ParseDestination(f.operator); err != nil {
-				return u, err
-			}
-		}
-		u.Operator = &f.operator
+		c.Operator = &f.operator
 	}
 	if fl.Changed("max-seconds") {
-		if f.maxSeconds < 5 || f.maxSeconds > 3600 {
-			return u, fmt.Errorf("--max-seconds %d: want 5 to 3600", f.maxSeconds)
-		}
-		u.MaxSeconds = &f.maxSeconds
+		c.MaxSeconds = &f.maxSeconds
 	}
 	if fl.Changed("transcribe") {
-		u.Transcribe = &f.transcribe
+		c.Transcribe = &f.transcribe
 	}
 	if fl.Changed("transcribe-language") {
-		if !validLanguage(f.transcribeLang) {
-			return u, fmt.Errorf("--transcribe-language %q: want auto or a two-letter code such as en", f.transcribeLang)
-		}
-		u.TranscribeLang = &f.transcribeLang
+		c.TranscribeLang = &f.transcribeLang
 	}
 	if fl.Changed("silence-seconds") {
-		if f.silenceSeconds < 0 || f.silenceSeconds > 60 {
-			return u, fmt.Errorf("--silence-seconds %d: want 0 to 60", f.silenceSeconds)
-		}
-		u.SilenceSeconds = &f.silenceSeconds
+		c.SilenceSeconds = &f.silenceSeconds
 	}
-	return u, nil
-}
-
-func checkEmails(in []string) ([]string, error) {
-	var out []string
-	for _, e := range in {
-		if e = strings.TrimSpace(e); e == "" {
-			continue
-		}
-		a, err := mail.ParseAddress(e)
-		if err != nil {
-			return nil, fmt.Errorf("email %q: %w", e, err)
-		}
-		out = append(out, a.Address)
-	}
-	return out, nil
+	return c.Update()
 }
 
 // parseMembers reads "101,102" into members with one access level.
 func parseMembers(list []string, access string, lamp bool) ([]store.Member, error) {
-	if !slices.Contains(store.AccessLevels, access) {
-		return nil, fmt.Errorf("--access %q: want one of %s", access, strings.Join(store.AccessLevels, ", "))
-	}
-	var out []store.Member
-	for _, m := range list {
-		if m = strings.TrimSpace(m); m == "" {
-			continue
-		}
-		if err := checkNumber(m); err != nil {
-			return nil, err
-		}
-		out = append(out, store.Member{Extension: m, Access: access, Lamp: lamp})
-	}
-	return out, nil
+	return pbx.ParseMembers(list, access, lamp)
 }
 
 func newVMAddCommand(g *globalFlags) *cobra.Command {
@@ -159,44 +105,28 @@ func newVMAddCommand(g *globalFlags) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			number := args[0]
-			if err := checkNumber(number); err != nil {
-				return err
-			}
-			if strings.TrimSpace(f.name) == "" {
-				return fmt.Errorf("--name is required")
-			}
-			if f.pin == "" {
-				return fmt.Errorf("--pin is required (4 to 10 digits)")
-			}
-			_, hash, _, err := pinOrGenerated(f.pin)
-			if err != nil {
-				return err
-			}
-			emails, err := checkEmails(f.emails)
-			if err != nil {
-				return err
-			}
 			ms, err := parseMembers(members, access, true)
 			if err != nil {
 				return err
 			}
-			b := store.Box{Number: number, Name: f.name, Kind: store.BoxShared, Language: f.language, PINHash: hash,
-				Emails: emails, EmailAttach: f.attach, Operator: f.operator, MaxSeconds: f.maxSeconds, SilenceSeconds: f.silenceSeconds, Members: ms}
-			if b.Operator != "" {
-				if _, err := pbx.ParseDestination(b.Operator); err != nil {
-					return err
-				}
+			nb := pbx.NewBox{Number: number, Name: f.name, PIN: f.pin, Emails: f.emails, Attach: f.attach, Language: f.language,
+				Operator: f.operator, MaxSeconds: f.maxSeconds, SilenceSeconds: f.silenceSeconds, Members: ms}
+			if fl := cmd.Flags(); fl.Changed("transcribe") {
+				nb.Transcribe = &f.transcribe
+			}
+			if fl := cmd.Flags(); fl.Changed("transcribe-language") {
+				nb.TranscribeLang = &f.transcribeLang
+			}
+			b, tu, err := nb.Prepare()
+			if err != nil {
+				return err
 			}
 			return withStore(cmd, g, func(ctx context.Context, st *store.Store) error {
 				if err := st.AddBox(ctx, b); err != nil {
 					return friendly(err)
 				}
-				if fl := cmd.Flags(); fl.Changed("transcribe") || fl.Changed("transcribe-language") {
-					u, err := f.update(cmd)
-					if err != nil {
-						return err
-					}
-					if err := st.UpdateBox(ctx, number, store.BoxUpdate{Transcribe: u.Transcribe, TranscribeLang: u.TranscribeLang}); err != nil {
+				if tu != (store.BoxUpdate{}) {
+					if err := st.UpdateBox(ctx, number, tu); err != nil {
 						return err
 					}
 				}
@@ -399,8 +329,8 @@ func newVMGreetingSetCommand(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if a.Seconds() < 0.5 || a.Seconds() > 120 {
-				return fmt.Errorf("greeting is %.1f s long: want 0.5 to 120 s", a.Seconds())
+			if err := pbx.CheckGreeting(a); err != nil {
+				return err
 			}
 			return setGreeting(cmd, g, args[0], a, "file "+filepath.Base(args[1]))
 		},
@@ -413,8 +343,8 @@ func newVMGreetingSayCommand(g *globalFlags) *cobra.Command {
 		Short: "Speak TEXT with espeak-ng and use it as the box's greeting",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if strings.TrimSpace(args[1]) == "" || len(args[1]) > 2000 {
-				return fmt.Errorf("greeting text must be 1 to 2000 characters")
+			if err := pbx.CheckGreetingText(args[1]); err != nil {
+				return err
 			}
 			a, err := pbx.Speak(cmd.Context(), args[1])
 			if err != nil {
@@ -474,21 +404,6 @@ func newVMMessagesCommand(g *globalFlags) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
-}
-
-func validLanguage(s string) bool {
-	if s == "auto" {
-		return true
-	}
-	if len(s) < 2 || len(s) > 3 {
-		return false
-	}
-	for _, r := range s {
-		if r < 'a' || r > 'z' {
-			return false
-		}
-	}
-	return true
 }
 
 // messageView is a message with its transcription, as the CLI shows it.

@@ -29,6 +29,10 @@ type notice struct {
 	audio []byte
 	// audioMissing says the recording's file could not be found.
 	audioMissing bool
+	// transcript is the message's transcript, when there is one.
+	transcript string
+	// forwarded: someone forwarded it from the inbox.
+	forwarded bool
 }
 
 // oneLine keeps a caller-supplied string (a SIP display name) on one line.
@@ -61,7 +65,11 @@ func (n notice) boxName() string {
 
 // subject is like "Voicemail from 101 Alice (0:23) to Sales 600".
 func (n notice) subject() string {
-	return fmt.Sprintf("Voicemail from %s (%s) to %s", n.caller(), formatDuration(n.msg.Duration), n.boxName())
+	prefix := ""
+	if n.forwarded {
+		prefix = "Fwd: "
+	}
+	return fmt.Sprintf("%sVoicemail from %s (%s) to %s", prefix, n.caller(), formatDuration(n.msg.Duration), n.boxName())
 }
 
 // attachmentName is the attached file's name, e.g. voicemail-600-12.wav.
@@ -80,7 +88,11 @@ func safeName(s string) string {
 
 func (n notice) body() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "New voicemail in box %s.\n\n", n.boxName())
+	if n.forwarded {
+		fmt.Fprintf(&b, "A voicemail from box %s, forwarded to you from the Frontdesk inbox.\n\n", n.boxName())
+	} else {
+		fmt.Fprintf(&b, "New voicemail in box %s.\n\n", n.boxName())
+	}
 	number, name := oneLine(n.msg.CallerNumber), oneLine(n.msg.CallerName)
 	if number == "" {
 		number = "unknown"
@@ -93,6 +105,9 @@ func (n notice) body() string {
 	fmt.Fprintf(&b, "Box:           %s\n", n.boxName())
 	fmt.Fprintf(&b, "Time:          %s\n", n.msg.StartedAt.In(n.loc).Format("Monday 2 January 2006 15:04:05 MST"))
 	fmt.Fprintf(&b, "Duration:      %s\n\n", formatDuration(n.msg.Duration))
+	if t := strings.TrimSpace(n.transcript); t != "" {
+		fmt.Fprintf(&b, "Transcript:\n%s\n\n", t)
+	}
 	switch {
 	case n.audio != nil:
 		fmt.Fprintf(&b, "The recording is attached (%s).\n", n.attachmentName())

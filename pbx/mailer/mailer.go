@@ -247,8 +247,11 @@ func (m *Mailer) notice(ctx context.Context, s Settings, e store.Email, audio *a
 	if err != nil {
 		return notice{}, err
 	}
-	n := notice{msg: msg, box: box, to: e.Address, loc: m.loc}
-	if !box.EmailAttach {
+	n := notice{msg: msg, box: box, to: e.Address, loc: m.loc, forwarded: e.Forwarded}
+	if t, err := m.st.Transcript(ctx, msg.ID); err == nil {
+		n.transcript = t.Text
+	}
+	if !box.EmailAttach && !e.Forwarded {
 		if s.LinkBase != "" {
 			n.link = s.LinkBase + "/messages/" + strconv.FormatInt(msg.ID, 10)
 		}

@@ -757,3 +757,34 @@ func TestSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestForwardCarriesAudioAndTranscript: a message forwarded from the inbox
+// goes with its audio even when the box sends notices without it, and every
+// mail carries the transcript.
+func TestForwardCarriesAudioAndTranscript(t *testing.T) {
+	f := newFixture(t, false)
+	ctx := context.Background()
+	if err := f.st.SaveTranscript(ctx, store.Transcript{MessageID: f.msg.ID, Language: "en", Model: "test",
+		Text: "Please call me back about the invoice."}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.st.QueueEmail(ctx, f.msg.ID, "carol@example.test"); err != nil {
+		t.Fatal(err)
+	}
+	srv := startSMTP(t, "127.0.0.1:0", smtpConfig{})
+	f.settings(t, Settings{Host: "127.0.0.1", Port: srv.Port, Security: SecurityNone})
+	f.clock.add(time.Second) // QueueEmail stamped it with the real clock
+	f.run(t)
+	f.m.Wake()
+	r := srv.wait(t, 10*time.Second)
+	p := parseMail(t, r.Data)
+	if want := "Fwd: Voicemail from 101 Alice (0:23) to Sales 600"; p.Subject != want {
+		t.Errorf("Subject %q, want %q", p.Subject, want)
+	}
+	if !bytes.Equal(p.Attachment, f.wav) {
+		t.Errorf("forwarded mail's attachment is %d bytes, want the %d-byte recording", len(p.Attachment), len(f.wav))
+	}
+	if !strings.Contains(p.Text, "Transcript:\nPlease call me back about the invoice.\n") {
+		t.Errorf("body lacks the transcript:\n%s", p.Text)
+	}
+}

@@ -66,12 +66,70 @@ ALTER TABLE messages ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0; -- unix m
 ALTER TABLE messages ADD COLUMN overdue_notified INTEGER NOT NULL DEFAULT 0;
 UPDATE messages SET conversation = id, updated_at = created_at;
 
-CREATE INDEX messages_inbox ON messages(box, status, assignee, started_at);
+-- The inbox views walk these newest first (box, view, then started_at and
+-- the rowid), so a page of a million-message box reads only its own rows.
+-- messages_live replaces 0002's messages_box, which the planner preferred
+-- for the open and done views and then had to filter the whole box.
+DROP INDEX messages_box;
+CREATE INDEX messages_live ON messages(box, started_at) WHERE deleted_at IS NULL;                      -- all
+CREATE INDEX messages_inbox ON messages(box, status, assignee, started_at) WHERE deleted_at IS NULL; -- unassigned, mine
+CREATE INDEX messages_status ON messages(box, status, started_at) WHERE deleted_at IS NULL;           -- open, done
+CREATE INDEX messages_unplayed ON messages(box, played) WHERE deleted_at IS NULL;                    -- unplayed counts
 CREATE INDEX messages_conversation ON messages(conversation);
 CREATE INDEX messages_caller ON messages(caller_number, started_at);
-CREATE INDEX messages_trash ON messages(deleted_at) WHERE deleted_at IS NOT NULL;
+CREATE INDEX messages_trash ON messages(box, deleted_at) WHERE deleted_at IS NOT NULL;
 CREATE INDEX audit_log_message ON audit_log(message_id) WHERE message_id IS NOT NULL;
 CREATE INDEX audit_log_actor ON audit_log(actor, at);
+
+-- Per-box counts the view tabs show that can grow without bound (done,
+-- unplayed, trash), kept by triggers: counting a million index entries on
+-- every page load would take a good part of a second. The small counts
+-- (unassigned, mine, open) are counted from the indexes.
+CREATE TABLE inbox_counts (
+    box       TEXT PRIMARY KEY,
+    done      INTEGER NOT NULL DEFAULT 0,
+    unplayed  INTEGER NOT NULL DEFAULT 0,
+    trash     INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO inbox_counts(box) SELECT number FROM voicemail_boxes;
+UPDATE inbox_counts SET
+    done = (SELECT COUNT(*) FROM messages m WHERE m.box = inbox_counts.box AND m.deleted_at IS NULL AND m.status = 'done'),
+    unplayed = (SELECT COUNT(*) FROM messages m WHERE m.box = inbox_counts.box AND m.deleted_at IS NULL AND m.played = 0),
+    trash = (SELECT COUNT(*) FROM messages m WHERE m.box = inbox_counts.box AND m.deleted_at IS NOT NULL);
+-- The row lives as long as its box; updates for a box being removed find
+-- no row and change nothing.
+CREATE TRIGGER inbox_counts_box_new AFTER INSERT ON voicemail_boxes BEGIN
+    INSERT OR IGNORE INTO inbox_counts(box) VALUES (new.number);
+END;
+CREATE TRIGGER inbox_counts_box_gone AFTER DELETE ON voicemail_boxes BEGIN
+    DELETE FROM inbox_counts WHERE box = old.number;
+END;
+CREATE TRIGGER inbox_counts_new AFTER INSERT ON messages BEGIN
+    UPDATE inbox_counts SET
+        done = done + (new.deleted_at IS NULL AND new.status = 'done'),
+        unplayed = unplayed + (new.deleted_at IS NULL AND new.played = 0),
+        trash = trash + (new.deleted_at IS NOT NULL)
+    WHERE box = new.box;
+END;
+CREATE TRIGGER inbox_counts_gone AFTER DELETE ON messages BEGIN
+    UPDATE inbox_counts SET
+        done = done - (old.deleted_at IS NULL AND old.status = 'done'),
+        unplayed = unplayed - (old.deleted_at IS NULL AND old.played = 0),
+        trash = trash - (old.deleted_at IS NOT NULL)
+    WHERE box = old.box;
+END;
+CREATE TRIGGER inbox_counts_changed AFTER UPDATE OF box, status, played, deleted_at ON messages BEGIN
+    UPDATE inbox_counts SET
+        done = done - (old.deleted_at IS NULL AND old.status = 'done'),
+        unplayed = unplayed - (old.deleted_at IS NULL AND old.played = 0),
+        trash = trash - (old.deleted_at IS NOT NULL)
+    WHERE box = old.box;
+    UPDATE inbox_counts SET
+        done = done + (new.deleted_at IS NULL AND new.status = 'done'),
+        unplayed = unplayed + (new.deleted_at IS NULL AND new.played = 0),
+        trash = trash + (new.deleted_at IS NOT NULL)
+    WHERE box = new.box;
+END;
 
 -- Where notifications go. A rule with a user belongs to that user (their
 -- email, their Slack or webhook); one without is the inbox's own.

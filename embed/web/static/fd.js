@@ -104,5 +104,29 @@ export function fmtDuration(s) {
   return Math.floor(s / 60) + ':' + String(s % 60).padStart(2, '0');
 }
 
-// The logout form and other plain forms work without this file; nothing to
-// do at load.
+// typing reports whether a key event happens in a text field, where page
+// shortcuts must not fire (or with a modifier, which belongs to the browser).
+export function typing(ev) {
+  if (ev.ctrlKey || ev.metaKey || ev.altKey) return true;
+  const t = ev.target;
+  if (!t || !t.closest) return false;
+  return !!t.closest('input, textarea, select, [contenteditable=""], [contenteditable="true"]');
+}
+
+// flash keeps a message for the next page (a toast does not survive a
+// navigation); the next page shows it at load.
+export function flash(msg) {
+  try { sessionStorage.setItem('fd.flash', msg); } catch { /* private mode */ }
+}
+
+// The logout form and other plain forms work without this file. At load:
+// mark the current section in the header and show a flash message.
+{
+  const page = document.body.dataset.page || '';
+  const section = page === 'message' ? 'inbox' : page.startsWith('admin') ? 'admin' : page;
+  const link = document.querySelector(`header.top nav a[data-nav="${section}"]`);
+  if (link) { link.classList.add('active'); link.setAttribute('aria-current', 'page'); }
+  let msg = null;
+  try { msg = sessionStorage.getItem('fd.flash'); sessionStorage.removeItem('fd.flash'); } catch { /* private mode */ }
+  if (msg) toast(msg);
+}
