@@ -48,7 +48,7 @@ func newRestoreCommand(g *globalFlags) *cobra.Command {
 		Use:   "restore FILE",
 		Short: "Replace the data directory with a backup (stop the server first)",
 		Long: `Replace the data directory with the backup in FILE. Stop the server first:
-restore does not check whether one is running.
+restore refuses while one runs on the data directory.
 
 The whole archive is verified first (every file's SHA-256); nothing is
 touched if it fails. It is then unpacked next to the data directory and its

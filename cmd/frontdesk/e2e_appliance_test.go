@@ -100,6 +100,13 @@ func TestBackupWhileRecordingRestoresEverything(t *testing.T) {
 	for _, w := range wavs {
 		sums[filepath.Base(w)] = fileSHA256(t, w)
 	}
+	// Restoring over a running server's data is refused, and changes nothing.
+	if _, stderr, err := tryCLI(t, srv.DataDir, "restore", archive); err == nil || !strings.Contains(stderr, "server is running") {
+		t.Errorf("restore over a running server: %v %q; want a refusal", err, stderr)
+	}
+	if got := boxMessages(t, srv.DataDir, "600"); len(got) != 2 {
+		t.Errorf("after the refused restore box 600 holds %d messages, want 2", len(got))
+	}
 	srv.Stop()
 
 	dir := filepath.Join(t.TempDir(), "restored")
@@ -187,5 +194,35 @@ func TestDoctorReport(t *testing.T) {
 		if c.Check == "data dir" && (c.Verdict != "warn" || !strings.Contains(c.Detail, "readable by everyone")) {
 			t.Errorf("world-readable data dir: %+v", c)
 		}
+	}
+}
+
+// TestSIGHUPKeepsCalls: a settings reload in the middle of a message
+// neither drops the call nor stops the server.
+func TestSIGHUPKeepsCalls(t *testing.T) {
+	srv := startServer(t, "")
+	runCLI(t, srv.DataDir, "ext", "add", "101", "--name", "Alice", "--secret", "alice-secret-1")
+	runCLI(t, srv.DataDir, "vm", "add", "600", "--name", "Sales", "--pin", vmPIN, "--members", "101")
+	vmSetShortGreeting(t, srv.DataDir, "600")
+	alice := startBaresip(t, phoneConfig{Name: "alice", User: "101", Password: "alice-secret-1", Registrar: srv.SIPAddr, ToneHz: 440})
+	alice.WaitRegistered()
+	alice.Dial("sip:600@" + srv.SIPAddr)
+	alice.WaitEstablished()
+	time.Sleep(vmRecording + time.Second)
+	if err := srv.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	alice.Hangup()
+	alice.WaitClosed()
+	msgs := vmWaitMessages(t, srv.DataDir, "600", 1)
+	if msgs[0].Duration < 2.5 {
+		t.Errorf("message is %.1f s: the reload cut the call", msgs[0].Duration)
+	}
+	if err := srv.waitHealthy(2 * time.Second); err != nil {
+		t.Errorf("server after SIGHUP: %v", err)
+	}
+	if !strings.Contains(srv.Log(), "settings reloaded") {
+		t.Errorf("the server log doesn't mention the reload")
 	}
 }

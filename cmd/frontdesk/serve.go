@@ -24,6 +24,7 @@ import (
 	"github.com/frontdesk-pbx/frontdesk/pbx/retention"
 	"github.com/frontdesk-pbx/frontdesk/pbx/sipauth"
 	"github.com/frontdesk-pbx/frontdesk/pbx/transcriber"
+	"github.com/frontdesk-pbx/frontdesk/store"
 	"github.com/frontdesk-pbx/frontdesk/store/backup"
 	"github.com/frontdesk-pbx/frontdesk/ui"
 )
@@ -106,6 +107,11 @@ func serve(ctx context.Context, g *globalFlags, f *serveFlags, stdout, stderr io
 		began := time.Now()
 		scheduleClock = func() time.Time { return start.Add(time.Since(began)) }
 	}
+	unlock, err := store.LockDataDir(g.dataDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	st, err := g.openStore(ctx)
 	if err != nil {
 		return err

@@ -11,8 +11,8 @@
 // Restore verifies the whole archive before it touches anything, extracts
 // it next to the data directory, checks the database opens (applying
 // migrations if the backup is older), and only then swaps it in, keeping the
-// old data directory aside. Stop the server before restoring: Restore does
-// not lock the data directory.
+// old data directory aside. It refuses while a server holds the data
+// directory's lock (store.LockDataDir).
 package backup
 
 import (
@@ -326,6 +326,11 @@ func Verify(r io.Reader) (Manifest, error) {
 // unless the archive verifies and its database opens.
 func Restore(ctx context.Context, archivePath, dataDir string) (kept string, err error) {
 	dataDir = filepath.Clean(dataDir)
+	if locked, err := store.DataDirLocked(dataDir); err != nil {
+		return "", fmt.Errorf("restore: %w", err)
+	} else if locked {
+		return "", fmt.Errorf("restore: %s: %w", dataDir, store.ErrLocked)
+	}
 	if err := verifyFile(archivePath); err != nil {
 		return "", err
 	}
