@@ -397,11 +397,19 @@ func TestDelivery(t *testing.T) {
 			if n, _, err := f.st.PendingEmails(context.Background()); err != nil || n != 0 {
 				t.Errorf("PendingEmails = %d, %v; want 0", n, err)
 			}
-			audit, _ := f.st.AuditLog(context.Background(), 10)
+			// The audit row follows the sent mark: wait for both.
+			var audit []store.AuditEntry
 			sent := 0
-			for _, a := range audit {
-				if a.Action == "email.sent" && a.MessageID == f.msg.ID {
-					sent++
+			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+				audit, _ = f.st.AuditLog(context.Background(), 10)
+				sent = 0
+				for _, a := range audit {
+					if a.Action == "email.sent" && a.MessageID == f.msg.ID {
+						sent++
+					}
+				}
+				if sent >= 2 || time.Now().After(deadline) {
+					break
 				}
 			}
 			if sent != 2 {
