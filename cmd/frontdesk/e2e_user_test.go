@@ -2,30 +2,13 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"net/http"
 	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 )
-
-// runCLIStdin is runCLI with stdin.
-func runCLIStdin(t *testing.T, dataDir, stdin string, args ...string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, frontdeskBinary(t), append([]string{"--data", dataDir}, args...)...)
-	cmd.Stdin = strings.NewReader(stdin)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("frontdesk %s: %v\nstderr: %s", strings.Join(args, " "), err, errOut.String())
-	}
-	return out.String()
-}
 
 // basicGet does GET path with HTTP Basic and returns the status and body.
 func basicGet(t *testing.T, srv *frontdeskServer, path, name, password string) (int, string) {
@@ -79,7 +62,7 @@ func TestUserCLI(t *testing.T) {
 		t.Fatalf("user add printed:\n%s", out)
 	}
 	alicePassword := m[1]
-	out = runCLIStdin(t, dir, "carol-password-1\n", "user", "add", "carol", "--password-stdin")
+	out = runCLIInput(t, dir, "carol-password-1\n", "user", "add", "carol", "--password-stdin")
 	if strings.Contains(out, "One-time password") {
 		t.Errorf("a password from stdin was printed as generated:\n%s", out)
 	}
