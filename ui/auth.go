@@ -202,7 +202,7 @@ func (s *Server) requireUser(next echo.HandlerFunc) echo.HandlerFunc {
 			if !ok {
 				return jsonError(c, http.StatusUnauthorized, "log in first (a browser session, or HTTP Basic with your Frontdesk name and password)")
 			}
-			bu, lerr := s.authenticate(c, name, password, false)
+			bu, lerr := s.basicUser(c, name, password)
 			if lerr != nil {
 				return lerr.json(c)
 			}

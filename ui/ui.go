@@ -45,6 +45,7 @@ type Server struct {
 	dialer  Dialer
 	pages   *pages
 	auth    authSettings // login clock, failure delay and limits (auth.go)
+	basic   basicCache   // recently verified HTTP Basic credentials (auth_basic.go)
 	live    *liveHub     // event-stream connections and who views which message
 	// httpStats feeds the HTTP latency histogram of /metrics.
 	httpStats httpMetrics

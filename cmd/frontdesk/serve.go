@@ -46,6 +46,8 @@ type serveFlags struct {
 	backupKeep        int
 	backupDir         string
 	tlsCert, tlsKey   string // HTTPS for the web UI
+	// notifyAllowPrivate lets webhooks reach private addresses.
+	notifyAllowPrivate bool
 }
 
 func newServeCommand(g *globalFlags) *cobra.Command {
@@ -71,6 +73,7 @@ func newServeCommand(g *globalFlags) *cobra.Command {
 	fl.StringVar(&f.scheduleClock, "schedule-clock", "", "judge business hours as if it were this time (RFC 3339), moving on from there: for testing schedules")
 	_ = fl.MarkHidden("schedule-clock")
 	fl.IntVar(&f.transcribeThreads, "transcribe-threads", 0, "CPU threads for transcription (default: cores less one, at least one)")
+	fl.BoolVar(&f.notifyAllowPrivate, "notify-allow-private", false, "let Slack and webhook notifications reach loopback and private addresses (an intranet helpdesk)")
 	fl.DurationVar(&f.drainTimeout, "drain-timeout", pbx.DefaultDrainTimeout, "on SIGTERM, how long calls and voicemail deposits in progress may finish")
 	fl.DurationVar(&f.backupEvery, "backup-every", 0, "write a backup this often (e.g. 24h; 0: no scheduled backups)")
 	fl.IntVar(&f.backupKeep, "backup-keep", 14, "scheduled backups to keep (the oldest go first)")
@@ -119,7 +122,7 @@ func serve(ctx context.Context, g *globalFlags, f *serveFlags, stdout, stderr io
 	defer st.Close()
 
 	mail := mailer.New(st, g.dataDir, log)
-	notifier := notify.New(st, log, notify.Options{Mailer: mail})
+	notifier := notify.New(st, log, notify.Options{Mailer: mail, AllowPrivate: f.notifyAllowPrivate})
 	transcripts := transcriber.New(st, g.dataDir, log, f.transcribeThreads, whisper.Load, whisper.Available())
 	phones, err := pbx.New(pbx.Config{
 		SIPListen: f.sipListen, PublicIP: f.publicIP, RTPPortMin: lo, RTPPortMax: hi, Logger: log,

@@ -41,7 +41,9 @@
 // it), compare in constant time (hmac.Equal), and refuse timestamps more
 // than a few minutes from your clock, which stops replays. Any 2xx answer
 // counts as delivered; anything else, or no answer within 10 seconds, is
-// retried later. Redirects are followed only to the same host.
+// retried later. Redirects are followed only to the same host. Targets on
+// loopback, private and link-local addresses are refused unless the server
+// runs with --notify-allow-private.
 package notify
 
 import (
@@ -55,9 +57,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
+	"syscall"
 	"strings"
 	"sync"
 	"time"
@@ -95,6 +100,10 @@ type Options struct {
 	Location *time.Location
 	// Now is the clock (tests).
 	Now func() time.Time
+	// AllowPrivate lets Slack and webhook deliveries reach loopback,
+	// private and link-local addresses. Off by default, so a user's webhook
+	// rule can't make the server probe the office network.
+	AllowPrivate bool
 }
 
 // Notifier delivers queued notifications.
@@ -136,10 +145,41 @@ func New(st *store.Store, log *slog.Logger, opts Options) *Notifier {
 	if opts.Client != nil {
 		c := *opts.Client
 		client = &c
+	} else if !opts.AllowPrivate {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.Proxy = nil
+		// The check runs on the address actually dialled, after DNS, so a
+		// name that resolves (or re-resolves) to a private address is caught.
+		t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, Control: publicOnly}).DialContext
+		client.Transport = t
 	}
 	client.Timeout = opts.HTTPTimeout
 	client.CheckRedirect = sameHostRedirects
 	return &Notifier{st: st, log: log, opts: opts, client: client, mail: opts.Mailer, wake: make(chan struct{}, 1)}
+}
+
+// ErrPrivateTarget refuses a webhook to a loopback, private or link-local address.
+var ErrPrivateTarget = errors.New("webhook target is a private or loopback address; start the server with --notify-allow-private to allow it")
+
+// carrierNAT is 100.64.0.0/10 (RFC 6598), private in all but name.
+var carrierNAT = netip.MustParsePrefix("100.64.0.0/10")
+
+// publicOnly is a net.Dialer Control refusing non-public addresses.
+func publicOnly(_, address string, _ syscall.RawConn) error {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return err
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return err
+	}
+	ip = ip.Unmap()
+	if ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
+		ip.IsUnspecified() || ip.IsMulticast() || ip.IsInterfaceLocalMulticast() || carrierNAT.Contains(ip) {
+		return fmt.Errorf("%s: %w", ip, ErrPrivateTarget)
+	}
+	return nil
 }
 
 // sameHostRedirects follows at most 3 redirects, and only on the same host:

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"mime/quotedprintable"
@@ -63,6 +64,7 @@ func newFixture(t *testing.T, opts Options) *fixture {
 	// Ahead of the real clock, by which the store queues rows as due.
 	c := &clock{t: time.Now().Add(2 * time.Second)}
 	opts.Now = c.Now
+	opts.AllowPrivate = true // the test servers are on loopback
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(&testWriter{t}, nil))
@@ -457,5 +459,52 @@ func (s *smtpServer) serve(c net.Conn) {
 		default:
 			say("250 ok")
 		}
+	}
+}
+
+func TestPublicOnly(t *testing.T) {
+	tests := []struct {
+		addr string
+		ok   bool
+	}{
+		{"8.8.8.8:443", true},
+		{"[2001:4860:4860::8888]:443", true},
+		{"127.0.0.1:80", false},
+		{"[::1]:80", false},
+		{"10.1.2.3:80", false},
+		{"192.168.1.10:8080", false},
+		{"172.16.0.1:80", false},
+		{"169.254.169.254:80", false}, // cloud metadata
+		{"100.64.1.1:80", false},
+		{"0.0.0.0:80", false},
+		{"[::ffff:127.0.0.1]:80", false},
+		{"[fe80::1]:80", false},
+		{"[fd00::1]:80", false},
+	}
+	for _, tt := range tests {
+		err := publicOnly("tcp", tt.addr, nil)
+		if (err == nil) != tt.ok {
+			t.Errorf("publicOnly(%s) = %v, want allowed %v", tt.addr, err, tt.ok)
+		}
+		if err != nil && !errors.Is(err, ErrPrivateTarget) {
+			t.Errorf("publicOnly(%s) = %v, want ErrPrivateTarget", tt.addr, err)
+		}
+	}
+}
+
+// TestWebhookToLoopbackRefused: without AllowPrivate a webhook to this
+// machine is not delivered, and the outbox row says why.
+func TestWebhookToLoopbackRefused(t *testing.T) {
+	hits := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits++ }))
+	defer srv.Close()
+	n := New(nil, slog.New(slog.DiscardHandler), Options{Mailer: &mailer.Mailer{}})
+	req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader("{}"))
+	_, err := n.client.Do(req)
+	if !errors.Is(err, ErrPrivateTarget) {
+		t.Errorf("POST to %s: %v, want ErrPrivateTarget", srv.URL, err)
+	}
+	if hits != 0 {
+		t.Errorf("the loopback server was reached %d times", hits)
 	}
 }
