@@ -62,9 +62,9 @@ import (
 	"net/netip"
 	"net/url"
 	"strconv"
-	"syscall"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/frontdesk-pbx/frontdesk/pbx/mailer"
