@@ -23,7 +23,9 @@ export FRONTDESK_ARTIFACTS ?= $(CURDIR)/artifacts
 WHISPER_TEST_PKGS := ./media/whisper/... ./pbx/transcriber/...
 
 # Fuzz targets run briefly on every `make test`: package:FuzzName.
-FUZZ_TARGETS := ./pbx/sipauth:FuzzVerify ./pbx:FuzzRegister ./pbx:FuzzParseInfoDigit ./media:FuzzReadWAV
+FUZZ_TARGETS := ./pbx/sipauth:FuzzVerify ./pbx:FuzzRegister ./pbx:FuzzParseInfoDigit ./media:FuzzReadWAV \
+	./pbx:FuzzCheckOffer ./pbx:FuzzPlanOutbound ./pbx:FuzzMenuDigits ./pbx:FuzzParseHours ./store:FuzzSearchQuery \
+	./ui:FuzzInboxQuery
 FUZZTIME     ?= 15s
 
 .PHONY: build build-whisper run test test-deps vet unit fuzz test-whisper test-packaging deb deb-whisper bench bench-whisper clean

@@ -48,6 +48,8 @@ type b2bua struct {
 	active   atomic.Int64
 	draining atomic.Bool
 	counters *counters
+	// abuse counts failed authentications per source.
+	abuse *abuseGuard
 }
 
 // party is who is calling: an extension, or an outside caller from a trunk.
@@ -296,10 +298,18 @@ func (b *b2bua) authenticate(ds *diago.DialogServerSession) (store.Extension, bo
 	user, err := b.auth.Verify(headerValue(req, "Proxy-Authorization"), string(sip.INVITE), secretsLookup(ctx, b.store))
 	switch {
 	case errors.Is(err, sipauth.ErrNoCredentials), errors.Is(err, sipauth.ErrStale):
+		if from := req.From(); errors.Is(err, sipauth.ErrNoCredentials) && from != nil && b.abuse.tracks(req.Source()) {
+			// A caller that is no extension (scanners try numbers): the
+			// same challenge, but it counts against the source.
+			if _, err := b.store.Extension(ctx, from.Address.User); errors.Is(err, store.ErrNotFound) {
+				b.abuse.fail(req.Source(), failUnknownUser)
+			}
+		}
 		res := challenge(req, b.auth, sip.StatusProxyAuthRequired, "Proxy-Authenticate", errors.Is(err, sipauth.ErrStale))
 		respond(ds, res.StatusCode, res.Reason, res.GetHeaders("Proxy-Authenticate")...)
 		return store.Extension{}, false
 	case err != nil:
+		b.abuse.fail(req.Source(), failWrongCredentials)
 		b.log.Info("call refused: authentication failed", "source", req.Source())
 		respond(ds, sip.StatusForbidden, "Forbidden")
 		return store.Extension{}, false

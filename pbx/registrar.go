@@ -31,6 +31,8 @@ type registrar struct {
 	// slots bounds the REGISTERs handled at once.
 	slots    chan struct{}
 	counters *counters
+	// abuse counts wrong credentials and unknown users per source.
+	abuse *abuseGuard
 }
 
 // maxConcurrentRegisters bounds REGISTER work in flight; beyond it phones get
@@ -70,9 +72,17 @@ func (r *registrar) register(ctx context.Context, req *sip.Request) *sip.Respons
 	user, err := r.auth.Verify(headerValue(req, "Authorization"), string(req.Method), secretsLookup(ctx, r.store))
 	switch {
 	case errors.Is(err, sipauth.ErrNoCredentials), errors.Is(err, sipauth.ErrStale):
+		if errors.Is(err, sipauth.ErrNoCredentials) && r.abuse.tracks(req.Source()) {
+			// Scanners probe for extensions: the answer is the same
+			// challenge, but the probe counts against the source.
+			if _, err := r.store.Extension(ctx, ext); errors.Is(err, store.ErrNotFound) {
+				r.abuse.fail(req.Source(), failUnknownUser)
+			}
+		}
 		return challenge(req, r.auth, sip.StatusUnauthorized, "WWW-Authenticate", errors.Is(err, sipauth.ErrStale))
 	case err != nil || user != ext:
 		// The same answer for an unknown extension and a wrong secret.
+		r.abuse.fail(req.Source(), failWrongCredentials)
 		r.log.Info("registration refused", "extension", ext, "source", req.Source())
 		return sip.NewResponseFromRequest(req, sip.StatusForbidden, "Forbidden", nil)
 	}

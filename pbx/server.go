@@ -54,7 +54,10 @@ type Config struct {
 	// DrainTimeout is how long calls and deposits in progress may go on
 	// after shutdown begins (DefaultDrainTimeout when zero).
 	DrainTimeout time.Duration
-	Logger       *slog.Logger
+	// Abuse sets the per-source guard against scanners, password guessing
+	// and floods (abuse.go).
+	Abuse  AbuseConfig
+	Logger *slog.Logger
 }
 
 // DefaultDrainTimeout bounds a graceful shutdown's wait for calls.
@@ -75,6 +78,8 @@ type Server struct {
 	runCtx context.Context
 	// counters are the totals Stats reports.
 	counters *counters
+	// abuse counts failures per source, blocks and rate-limits sources.
+	abuse *abuseGuard
 }
 
 // UserAgent is the name Frontdesk gives itself in SIP messages.
@@ -143,9 +148,14 @@ func New(cfg Config, st *store.Store) (*Server, error) {
 		return nil, err
 	}
 
+	counters := &counters{}
+	abuse := newAbuseGuard(cfg.Abuse, cfg.Logger, counters, time.Now)
+	// Every handler is wrapped: abuse drops what blocked or flooding sources
+	// send, then guard answers invalid requests.
+	wrap := func(next sipgo.RequestHandler) sipgo.RequestHandler { return abuse.middleware(guard(cfg.Logger, next)) }
 	opts := []diago.DiagoOption{
 		diago.WithServer(srv),
-		diago.WithServerRequestMiddleware(func(next sipgo.RequestHandler) sipgo.RequestHandler { return guard(cfg.Logger, next) }),
+		diago.WithServerRequestMiddleware(wrap),
 		diago.WithLogger(cfg.Logger),
 		diago.WithMediaConfig(diago.MediaConfig{Codecs: codecs}),
 	}
@@ -183,10 +193,10 @@ func New(cfg Config, st *store.Store) (*Server, error) {
 	}
 	contact := sip.ContactHeader{Address: sip.Uri{Scheme: "sip", Host: contactHost, Port: port}}
 
-	s := &Server{cfg: cfg, store: st, log: cfg.Logger, ua: ua, dg: dg, runCtx: context.Background(), counters: &counters{}}
+	s := &Server{cfg: cfg, store: st, log: cfg.Logger, ua: ua, dg: dg, runCtx: context.Background(), counters: counters, abuse: abuse}
 	// Trunk REGISTERs leave through the same client, so from the SIP port.
 	s.trunks = trunk.New(st, client, contactHost, port, cfg.Logger, time.Now)
-	reg := &registrar{store: st, auth: auth, log: cfg.Logger, now: time.Now, slots: make(chan struct{}, maxConcurrentRegisters), counters: s.counters}
+	reg := &registrar{store: st, auth: auth, log: cfg.Logger, now: time.Now, slots: make(chan struct{}, maxConcurrentRegisters), counters: s.counters, abuse: abuse}
 	lamps := newMWI(st, auth, client, contact, cfg.Logger, cfg.MWIUnsolicited)
 	info := &infoDigits{}
 	s.vm = &voicemail{
@@ -203,15 +213,17 @@ func New(cfg Config, st *store.Store) (*Server, error) {
 	if cfg.ScheduleClock == nil {
 		cfg.ScheduleClock = time.Now
 	}
-	s.calls = &b2bua{counters: s.counters, store: st, auth: auth, dg: dg, log: cfg.Logger, now: time.Now, scheduleClock: cfg.ScheduleClock,
+	s.calls = &b2bua{counters: s.counters, abuse: abuse, store: st, auth: auth, dg: dg, log: cfg.Logger, now: time.Now, scheduleClock: cfg.ScheduleClock,
 		vm: s.vm, queues: newQueues(), host: contactHost, mediaIP: mediaIP, externalIP: externalIP}
 	s.vm.operator = s.calls.operator
 
 	// diago installed its INVITE/ACK/BYE/CANCEL handlers; the rest are ours.
-	srv.OnRegister(guard(cfg.Logger, reg.handle))
-	srv.OnOptions(guard(cfg.Logger, s.handleOptions))
-	srv.OnSubscribe(guard(cfg.Logger, lamps.handleSubscribe))
-	srv.OnInfo(guard(cfg.Logger, info.handle))
+	srv.OnRegister(wrap(reg.handle))
+	srv.OnOptions(wrap(s.handleOptions))
+	srv.OnSubscribe(wrap(lamps.handleSubscribe))
+	srv.OnInfo(wrap(info.handle))
+	// Methods nobody handles: still guarded, so blocked sources get nothing.
+	srv.OnNoRoute(wrap(s.handleUnknownMethod))
 	return s, nil
 }
 
@@ -223,6 +235,8 @@ func (s *Server) Run(ctx context.Context, ready func()) error {
 	callCtx, stopCalls := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopCalls()
 	s.runCtx = callCtx
+	// The trunks' providers are allow-listed before the first request.
+	s.refreshTrusted(ctx)
 	// Finish or clean recordings a crash cut short before taking calls.
 	if err := s.vm.Recover(ctx); err != nil {
 		return fmt.Errorf("voicemail recovery: %w", err)
@@ -239,6 +253,7 @@ func (s *Server) Run(ctx context.Context, ready func()) error {
 		ready()
 	}
 	go s.expireBindings(ctx)
+	go s.guardAbuse(ctx)
 	trunksDone := make(chan struct{})
 	go func() {
 		defer close(trunksDone)
@@ -290,6 +305,15 @@ func (s *Server) handleOptions(req *sip.Request, tx sip.ServerTransaction) {
 	res.AppendHeader(sip.NewHeader("Accept", "application/sdp"))
 	if err := tx.Respond(res); err != nil {
 		s.log.Debug("send OPTIONS response", "error", err)
+	}
+}
+
+// handleUnknownMethod answers methods the PBX has no handler for.
+func (s *Server) handleUnknownMethod(req *sip.Request, tx sip.ServerTransaction) {
+	res := sip.NewResponseFromRequest(req, sip.StatusMethodNotAllowed, "Method Not Allowed", nil)
+	res.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, SUBSCRIBE, NOTIFY, REFER"))
+	if err := tx.Respond(res); err != nil {
+		s.log.Debug("send 405 response", "error", err)
 	}
 }
 
@@ -361,5 +385,6 @@ func ParsePortRange(s string) (lo, hi int, err error) {
 // are untouched; everything else is read from the database as it is used.
 func (s *Server) Reload() {
 	s.trunks.Reload()
+	s.refreshTrusted(s.runCtx)
 	s.log.Info("settings reloaded")
 }

@@ -13,6 +13,9 @@ type Stats struct {
 	DepositsFailed    uint64 // recordings that could not be saved
 	RTPReceived       uint64 // packets received from callers leaving messages
 	RTPExpected       uint64 // packets those callers sent, by sequence number
+	SourcesBlocked    uint64 // SIP sources blocked for failures (abuse.go)
+	RequestsDropped   uint64 // requests from blocked sources, dropped unanswered
+	RequestsLimited   uint64 // requests over their source's rate limit
 }
 
 // counters are Stats' live, atomic form.
@@ -21,6 +24,7 @@ type counters struct {
 	callsTotal                                        atomic.Uint64
 	depositsSaved, depositsFailed                     atomic.Uint64
 	rtpReceived, rtpExpected                          atomic.Uint64
+	sourcesBlocked, requestsDropped, requestsLimited  atomic.Uint64
 }
 
 // Stats returns the running totals.
@@ -31,6 +35,7 @@ func (s *Server) Stats() Stats {
 		CallsTotal: c.callsTotal.Load(), CallsActive: s.calls.active.Load(),
 		DepositsSaved: c.depositsSaved.Load(), DepositsFailed: c.depositsFailed.Load(),
 		RTPReceived: c.rtpReceived.Load(), RTPExpected: c.rtpExpected.Load(),
+		SourcesBlocked: c.sourcesBlocked.Load(), RequestsDropped: c.requestsDropped.Load(), RequestsLimited: c.requestsLimited.Load(),
 	}
 }
 
@@ -67,4 +72,22 @@ func (c *counters) deposit(saved bool, received, expected uint64) {
 	}
 	c.rtpReceived.Add(received)
 	c.rtpExpected.Add(expected)
+}
+
+func (c *counters) block() {
+	if c != nil {
+		c.sourcesBlocked.Add(1)
+	}
+}
+
+func (c *counters) dropped() {
+	if c != nil {
+		c.requestsDropped.Add(1)
+	}
+}
+
+func (c *counters) limited() {
+	if c != nil {
+		c.requestsLimited.Add(1)
+	}
 }

@@ -86,7 +86,7 @@ func checkOffer(req *sip.Request) (int, error) {
 		return 415, fmt.Errorf("body is not application/sdp")
 	}
 	sess := &media.MediaSession{Codecs: append([]media.Codec(nil), codecs...)}
-	if err := sess.RemoteSDP(body); err != nil {
+	if err := remoteSDP(sess, body); err != nil {
 		return 488, err
 	}
 	for _, c := range sess.CommonCodecs() {
@@ -95,4 +95,16 @@ func checkOffer(req *sip.Request) (int, error) {
 		}
 	}
 	return 488, fmt.Errorf("no common audio codec")
+}
+
+// remoteSDP parses an offer into sess, turning a panic in diago's SDP parser
+// into an error: diago v0.31 indexes out of range on an empty line ("\n"
+// at the start of the body or "\n\n" inside it).
+func remoteSDP(sess *media.MediaSession, body []byte) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("malformed SDP: %v", p)
+		}
+	}()
+	return sess.RemoteSDP(body)
 }

@@ -64,6 +64,7 @@ func (s *Server) adminRoutes() {
 	a.GET("/devices", s.adminDevices)
 	a.GET("/calls", s.adminCalls)
 	a.GET("/backup", s.adminBackup)
+	s.abuseRoutes() // admin_abuse.go: blocked SIP sources
 
 	s.adminPageRoutes()
 }

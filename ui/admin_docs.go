@@ -1,6 +1,9 @@
 package ui
 
-import "github.com/frontdesk-pbx/frontdesk/store"
+import (
+	"github.com/frontdesk-pbx/frontdesk/pbx"
+	"github.com/frontdesk-pbx/frontdesk/store"
+)
 
 // adminPortalDocs describes the admin API's people, voicemail and system
 // routes for the OpenAPI document.
@@ -58,6 +61,10 @@ var adminPortalDocs = map[string]routeDoc{
 	"GET /admin/devices": {Summary: "Registered devices (extension, contact, transport, source, user agent, expiry)", Tag: "admin", Response: []store.Binding{}},
 	"GET /admin/calls":   {Summary: "Calls in progress (not ended, started in the last 12 hours)", Tag: "admin", Response: []store.Call{}},
 	"GET /admin/backup":  {Summary: "Download a backup of the data directory (tar.gz, as frontdesk backup; restore with frontdesk restore); audited", Tag: "admin"},
+
+	"GET /admin/blocked": {Summary: "SIP sources blocked for failed logins, unknown users or malformed requests (their requests are dropped unanswered until blocked_until)",
+		Tag: "admin", Response: []pbx.BlockedSource{}},
+	"DELETE /admin/blocked/{ip}": {Summary: "Lift the block on a SIP source at once (audited as sip.unblocked); 404 when it isn't blocked", Tag: "admin"},
 }
 
 // openapi_routes.go merges adminDocs into apiDocs; these entries are added

@@ -140,6 +140,11 @@ func (s *Server) writeMetrics(ctx context.Context, w io.Writer) error {
 		p.sample("frontdesk_voicemail_rtp_packets_expected_total", "", float64(st.RTPExpected))
 		p.family("frontdesk_voicemail_rtp_packets_lost_total", "counter", "RTP packets lost while leaving messages.")
 		p.sample("frontdesk_voicemail_rtp_packets_lost_total", "", float64(st.RTPExpected-min(st.RTPReceived, st.RTPExpected)))
+		p.family("frontdesk_sip_sources_blocked_total", "counter", "SIP sources blocked for repeated failures.")
+		p.sample("frontdesk_sip_sources_blocked_total", "", float64(st.SourcesBlocked))
+		p.family("frontdesk_sip_requests_refused_total", "counter", "SIP requests dropped from blocked sources or over a source's rate limit.")
+		p.sample("frontdesk_sip_requests_refused_total", label("reason", "blocked"), float64(st.RequestsDropped))
+		p.sample("frontdesk_sip_requests_refused_total", label("reason", "rate"), float64(st.RequestsLimited))
 	}
 	if devices, err := s.store.RegisteredCounts(ctx, time.Now()); err == nil {
 		n := 0

@@ -19,7 +19,7 @@ func TestMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	stats := pbx.Stats{RegistersOK: 7, CallsActive: 2, DepositsSaved: 3, RTPExpected: 1000, RTPReceived: 998}
+	stats := pbx.Stats{RegistersOK: 7, CallsActive: 2, DepositsSaved: 3, RTPExpected: 1000, RTPReceived: 998, SourcesBlocked: 4, RequestsLimited: 9}
 	s := New(st, slog.New(slog.DiscardHandler), "test", Options{DataDir: t.TempDir(), Stats: func() pbx.Stats { return stats }})
 	srv := httptest.NewServer(s.Handler())
 	defer srv.Close()
@@ -45,6 +45,8 @@ func TestMetrics(t *testing.T) {
 		`frontdesk_voicemail_deposits_total{result="saved"} 3`,
 		`frontdesk_voicemail_rtp_packets_lost_total 2`,
 		`frontdesk_registered_devices 0`,
+		`frontdesk_sip_sources_blocked_total 4`,
+		`frontdesk_sip_requests_refused_total{reason="rate"} 9`,
 		`frontdesk_http_request_duration_seconds_count{method="GET",route="/healthz",code="503"} 3`,
 		`frontdesk_http_request_duration_seconds_bucket{method="GET",route="/healthz",code="503",le="+Inf"} 3`,
 		"# TYPE frontdesk_http_request_duration_seconds histogram",

@@ -46,6 +46,12 @@ type serveFlags struct {
 	backupKeep        int
 	backupDir         string
 	tlsCert, tlsKey   string // HTTPS for the web UI
+	// The SIP abuse guard (pbx/abuse.go).
+	blockAfter            int
+	blockWindow, blockFor time.Duration
+	allow                 []string
+	sipRate               float64
+	sipBurst              int
 	// notifyAllowPrivate lets webhooks reach private addresses.
 	notifyAllowPrivate bool
 }
@@ -78,6 +84,12 @@ func newServeCommand(g *globalFlags) *cobra.Command {
 	fl.DurationVar(&f.backupEvery, "backup-every", 0, "write a backup this often (e.g. 24h; 0: no scheduled backups)")
 	fl.IntVar(&f.backupKeep, "backup-keep", 14, "scheduled backups to keep (the oldest go first)")
 	fl.StringVar(&f.backupDir, "backup-dir", "", "where scheduled backups go (default DATA/backups)")
+	fl.IntVar(&f.blockAfter, "block-after", pbx.DefaultBlockAfter, "block a SIP source after this many failed logins, unknown users or malformed requests in --block-window (0: never)")
+	fl.DurationVar(&f.blockWindow, "block-window", pbx.DefaultBlockWindow, "window for counting a SIP source's failures")
+	fl.DurationVar(&f.blockFor, "block-for", pbx.DefaultBlockFor, "how long a blocked SIP source's requests are dropped unanswered")
+	fl.StringSliceVar(&f.allow, "allow", []string{"127.0.0.1", "::1"}, "addresses or networks (CIDR) never blocked nor rate limited, e.g. the office network (repeat or comma-separate; trunks' providers are always allowed)")
+	fl.Float64Var(&f.sipRate, "sip-rate", pbx.DefaultRate, "SIP requests per second one source may send (0: no limit)")
+	fl.IntVar(&f.sipBurst, "sip-burst", pbx.DefaultBurst, "SIP requests one source may send at once above --sip-rate")
 	fl.StringVar(&f.sipDigest, "sip-digest", "MD5", "digest algorithms offered to phones, in order: MD5, SHA-256 or SHA-256,MD5 (many phones fail when offered SHA-256)")
 	return cmd
 }
@@ -100,6 +112,21 @@ func serve(ctx context.Context, g *globalFlags, f *serveFlags, stdout, stderr io
 	digestAlgorithms, err := sipauth.ParseAlgorithms(f.sipDigest)
 	if err != nil {
 		return fmt.Errorf("--sip-digest: %w", err)
+	}
+	allow, err := pbx.ParseAllowList(f.allow)
+	if err != nil {
+		return fmt.Errorf("--allow: %w", err)
+	}
+	if f.blockWindow <= 0 || f.blockFor <= 0 || f.sipBurst <= 0 {
+		return fmt.Errorf("--block-window, --block-for and --sip-burst must be positive")
+	}
+	abuse := pbx.AbuseConfig{BlockAfter: f.blockAfter, BlockWindow: f.blockWindow, BlockFor: f.blockFor,
+		Allow: allow, Rate: f.sipRate, Burst: f.sipBurst}
+	if f.blockAfter <= 0 {
+		abuse.BlockAfter = -1
+	}
+	if f.sipRate <= 0 {
+		abuse.Rate = -1
 	}
 	var scheduleClock func() time.Time
 	if f.scheduleClock != "" {
@@ -128,7 +155,7 @@ func serve(ctx context.Context, g *globalFlags, f *serveFlags, stdout, stderr io
 		SIPListen: f.sipListen, PublicIP: f.publicIP, RTPPortMin: lo, RTPPortMax: hi, Logger: log,
 		DigestAlgorithms: digestAlgorithms,
 		DataDir:          g.dataDir, SoundsDir: f.soundsDir, MWIUnsolicited: f.mwiUnsolicited, PINLockout: f.pinLockout,
-		ScheduleClock: scheduleClock, DrainTimeout: f.drainTimeout,
+		ScheduleClock: scheduleClock, DrainTimeout: f.drainTimeout, Abuse: abuse,
 		OnBoxChanged: func(string) {
 			mail.Wake()
 			transcripts.Wake()

@@ -79,6 +79,7 @@ export const ADMIN_MENU = [
   {href: '/admin/numbers', label: 'Inbound numbers', id: 'numbers'},
   {href: '/admin/dialrules', label: 'Dial rules', id: 'dialrules'},
   {href: '/admin/smtp', label: 'Email (SMTP)', id: 'smtp'},
+  {href: '/admin/blocked', label: 'Blocked sources', id: 'blocked'},
 ];
 
 export function mountAdminMenu(target) {
