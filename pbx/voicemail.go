@@ -363,14 +363,24 @@ var errTooShort = errors.New("message too short")
 
 // finishRecording turns the raw recording into the stored message: WAV via
 // temp file, fsync and rename, then the database row in one transaction.
+//
+// A recording whose audio could not all be written (disk full) is not a
+// message: keeping what reached the disk would store a truncated message,
+// or call it too short, while the caller is told it was saved. It is
+// removed, and so are the files of a message that could not be stored: the
+// caller hears an apology, so nothing must turn up later (Recover at the
+// next start) and the space is given back at once.
 func (v *voicemail) finishRecording(ctx context.Context, rec *recording, box store.Box) (int64, float64, error) {
-	if err := rec.close(); err != nil && rec.samples == 0 {
+	if err := rec.close(); err != nil {
 		v.discard(rec.dir, rec.meta.ID)
-		return 0, 0, err
+		return 0, float64(rec.samples) / media.SampleRate, fmt.Errorf("recording: %w", err)
 	}
 	id, seconds, err := v.completeMessage(context.WithoutCancel(ctx), rec.dir, rec.meta, box.Emails)
-	if err == nil {
+	switch {
+	case err == nil:
 		v.boxChanged(box.Number)
+	case !errors.Is(err, errTooShort):
+		v.discard(rec.dir, rec.meta.ID)
 	}
 	return id, seconds, err
 }
