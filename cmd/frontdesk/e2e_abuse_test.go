@@ -289,10 +289,11 @@ func TestAbuseFloodBlockAndAllowList(t *testing.T) {
 	close(stop)
 	wg.Wait()
 	time.Sleep(300 * time.Millisecond)
-	// Ten failures block the source; a few REGISTERs already past the check
-	// when the tenth failed may still be answered, then nothing is.
-	if n := attacker.count(403) - forbiddenBefore; n < 10 || n > 14 {
-		t.Errorf("wrong-password REGISTERs refused with 403: %d, want 10 (and at most a few in flight), then silence", n)
+	// Ten failures block the source. REGISTERs admitted before the block
+	// (the registrar works on up to 64 at once, more under load) are still
+	// answered; after them, nothing is (checked below).
+	if n := attacker.count(403) - forbiddenBefore; n < 10 || n > 10+64 {
+		t.Errorf("wrong-password REGISTERs refused with 403: %d, want 10 plus at most those in flight, then silence", n)
 	}
 	if res := attacker.exchange(time.Second, "OPTIONS", "101"); res != "" {
 		t.Errorf("blocked source got an answer: %q", res)
