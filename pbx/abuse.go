@@ -358,7 +358,7 @@ func (g *abuseGuard) blockedSources() []BlockedSource {
 func (g *abuseGuard) unblock(ip string) error {
 	addr, err := netip.ParseAddr(strings.TrimSpace(ip))
 	if err != nil {
-		return &FieldError{Field: "ip", Msg: fmt.Sprintf("%q is not an IP address", ip)}
+		return InvalidField("ip", "%q is not an IP address", ip)
 	}
 	addr = addr.Unmap()
 	if g == nil {
@@ -503,5 +503,5 @@ func (s *Server) guardAbuse(ctx context.Context) {
 func (s *Server) Blocked() []BlockedSource { return s.abuse.blockedSources() }
 
 // Unblock lifts the block on a source address at once (ErrNotBlocked when
-// it isn't blocked, a *FieldError when ip isn't an address).
+// it isn't blocked, an *Invalid when ip isn't an address).
 func (s *Server) Unblock(ip string) error { return s.abuse.unblock(ip) }

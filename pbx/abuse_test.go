@@ -136,7 +136,7 @@ func TestAbuseGuardBlockedAndUnblock(t *testing.T) {
 		name, ip string
 		want     func(error) bool
 	}{
-		{"not an address", "nonsense", func(err error) bool { var fe *FieldError; return errors.As(err, &fe) }},
+		{"not an address", "nonsense", func(err error) bool { var fe *Invalid; return errors.As(err, &fe) }},
 		{"not blocked", "203.0.113.10", func(err error) bool { return errors.Is(err, ErrNotBlocked) }},
 		{"blocked", "203.0.113.9", func(err error) bool { return err == nil }},
 		{"no longer blocked", "203.0.113.9", func(err error) bool { return errors.Is(err, ErrNotBlocked) }},

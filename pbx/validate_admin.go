@@ -7,9 +7,7 @@ package pbx
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/mail"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -19,22 +17,11 @@ import (
 	"github.com/frontdesk-pbx/frontdesk/store/secret"
 )
 
-// FieldError is a value that fails validation. Field is the setting's name
-// as the JSON API spells it (ring_seconds); the CLI just prints Msg.
-type FieldError struct {
-	Field string
-	Msg   string
-}
-
-func (e *FieldError) Error() string { return e.Msg }
-
+// fieldErr is a value that fails validation, as an *Invalid naming the
+// setting as the JSON API spells it (ring_seconds); the CLI just prints it.
 func fieldErr(field, format string, args ...any) error {
-	return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
+	return InvalidField(field, format, args...)
 }
-
-// extensionNumber: 2 to 8 digits, not starting with 0 or * (0 reaches the
-// operator and * starts feature codes).
-var extensionNumber = regexp.MustCompile(`^[1-9][0-9]{1,7}$`)
 
 // MinSecretLength is the shortest SIP password accepted.
 const MinSecretLength = 8
@@ -44,7 +31,7 @@ var OutboundClasses = []string{"internal", "local", "national", "international"}
 
 // CheckExtensionNumber checks the number of a new extension or box.
 func CheckExtensionNumber(n string) error {
-	if !extensionNumber.MatchString(n) {
+	if !dialableNumber.MatchString(n) {
 		return fieldErr("number", "extension number %q: want 2 to 8 digits, not starting with 0", n)
 	}
 	return nil
@@ -370,7 +357,7 @@ func ParseMembers(list []string, access string, lamp bool) ([]store.Member, erro
 		if m = strings.TrimSpace(m); m == "" {
 			continue
 		}
-		if !extensionNumber.MatchString(m) {
+		if !dialableNumber.MatchString(m) {
 			return nil, fieldErr("extension", "extension number %q: want 2 to 8 digits, not starting with 0", m)
 		}
 		out = append(out, store.Member{Extension: m, Access: access, Lamp: lamp})

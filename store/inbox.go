@@ -138,9 +138,6 @@ type BoxUser struct {
 // TimelineEntry is one event on a message's timeline (an audit row).
 type TimelineEntry = AuditEntry
 
-// ErrNotImplemented marks parts of the inbox still being written.
-var ErrNotImplemented = errors.New("not implemented yet")
-
 // ErrNotInTrash: restore and purge need a message in the trash.
 var ErrNotInTrash = errors.New("the message is not in the trash")
 

@@ -29,7 +29,7 @@ func (g *fakeGuard) Blocked() []pbx.BlockedSource { return g.blocked }
 
 func (g *fakeGuard) Unblock(ip string) error {
 	if ip == "bad" {
-		return &pbx.FieldError{Field: "ip", Msg: "not an IP address"}
+		return pbx.InvalidField("ip", "not an IP address")
 	}
 	for i, b := range g.blocked {
 		if b.Source == ip {

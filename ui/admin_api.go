@@ -14,9 +14,6 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
-
-	"github.com/frontdesk-pbx/frontdesk/pbx"
-	"github.com/frontdesk-pbx/frontdesk/store"
 )
 
 // adminRoutes registers the routes for extensions, users, voicemail boxes,
@@ -69,31 +66,14 @@ func (s *Server) adminRoutes() {
 	s.adminPageRoutes()
 }
 
-// fieldsError is an API error that names the fields at fault.
-type fieldsError struct {
-	Error  string            `json:"error"`
-	Fields map[string]string `json:"fields,omitempty"`
-}
-
 // badField answers 400 naming one field.
 func badField(c echo.Context, field, msg string) error {
-	return c.JSON(http.StatusBadRequest, fieldsError{Error: msg, Fields: map[string]string{field: msg}})
+	return c.JSON(http.StatusBadRequest, apiError{Error: msg, Fields: map[string]string{field: msg}})
 }
 
-// adminFail answers an error from validation or the store: 400 with the
-// field for a validation error, 404, 409, else 500 (logged, not shown).
+// adminFail answers an error from validation or the store (see fail).
 func (s *Server) adminFail(c echo.Context, what string, err error) error {
-	var fe *pbx.FieldError
-	switch {
-	case errors.As(err, &fe):
-		return badField(c, fe.Field, fe.Msg)
-	case errors.Is(err, store.ErrNotFound):
-		return jsonError(c, http.StatusNotFound, strings.TrimPrefix(err.Error(), "read "))
-	case errors.Is(err, store.ErrExists):
-		return c.JSON(http.StatusConflict, fieldsError{Error: err.Error(), Fields: map[string]string{"number": err.Error()}})
-	}
-	s.log.Error("admin: "+what, "error", err)
-	return jsonError(c, http.StatusInternalServerError, what+" failed: "+err.Error())
+	return s.fail(c, "admin: "+what, "number", err)
 }
 
 // decodeJSON reads the request's JSON body into v, answering 400 (and

@@ -257,7 +257,7 @@ func TestAdminValidationNamesTheField(t *testing.T) {
 			if res.StatusCode != http.StatusBadRequest && res.StatusCode != http.StatusConflict {
 				t.Fatalf("status %d, want 400 (or 409): %s", res.StatusCode, data)
 			}
-			fe := decode[fieldsError](t, data)
+			fe := decode[apiError](t, data)
 			if fe.Error == "" || fe.Fields[tc.field] == "" {
 				t.Errorf("want an error naming field %q, got %s", tc.field, data)
 			}
@@ -329,7 +329,7 @@ func TestAdminAgreesWithCLI(t *testing.T) {
 	bad := 1
 	_, cliErr := pbx.BoxChange{MaxSeconds: &bad}.Update()
 	res, data := e.do(asAdmin, "PUT", "/api/v1/admin/boxes/600", map[string]any{"max_seconds": 1}, "")
-	if res.StatusCode != http.StatusBadRequest || cliErr == nil || decode[fieldsError](t, data).Error != cliErr.Error() {
+	if res.StatusCode != http.StatusBadRequest || cliErr == nil || decode[apiError](t, data).Error != cliErr.Error() {
 		t.Errorf("CLI says %v, API says %d %s", cliErr, res.StatusCode, data)
 	}
 
@@ -395,7 +395,7 @@ func TestAdminGreeting(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			body, ct := multipartFile(t, "greeting.wav", tc.content)
 			res, data := e.do(as, "PUT", "/api/v1/admin/boxes/600/greeting", body, ct)
-			if res.StatusCode != http.StatusBadRequest || decode[fieldsError](t, data).Fields["file"] == "" {
+			if res.StatusCode != http.StatusBadRequest || decode[apiError](t, data).Fields["file"] == "" {
 				t.Errorf("status %d: %s; want 400 naming the file", res.StatusCode, data)
 			}
 		})
@@ -481,7 +481,7 @@ func TestAdminStatusAndUsers(t *testing.T) {
 	// The last admin stays an admin.
 	root, _ := e.st.UserByName(context.Background(), "root")
 	res, data := e.do(asAdmin, "PUT", "/api/v1/admin/users/"+itoa(root.ID), map[string]any{"is_admin": false}, "")
-	if res.StatusCode != http.StatusBadRequest || decode[fieldsError](t, data).Fields["is_admin"] == "" {
+	if res.StatusCode != http.StatusBadRequest || decode[apiError](t, data).Fields["is_admin"] == "" {
 		t.Errorf("taking admin from oneself: %d %s", res.StatusCode, data)
 	}
 	e.admin("DELETE", "/api/v1/admin/users/"+itoa(u.ID), nil, http.StatusNoContent)

@@ -79,12 +79,12 @@ func (s *Server) adminGetBox(c echo.Context) error {
 	out := adminBoxDetail{adminBox: v, Users: []store.BoxUser{}}
 	if in, err := s.store.InboxSettingsOf(ctx, b.Number); err == nil {
 		out.Inbox = &in
-	} else if !errors.Is(err, store.ErrNotImplemented) {
+	} else {
 		return s.adminFail(c, "read box", err)
 	}
 	if us, err := s.store.BoxUsers(ctx, b.Number); err == nil && us != nil {
 		out.Users = us
-	} else if err != nil && !errors.Is(err, store.ErrNotImplemented) {
+	} else if err != nil {
 		return s.adminFail(c, "read box", err)
 	}
 	return c.JSON(http.StatusOK, out)
@@ -117,9 +117,9 @@ func (s *Server) adminAddBox(c echo.Context) error {
 	}
 	ms, err := pbx.ParseMembers(r.Members, r.Access, true)
 	if err != nil {
-		var fe *pbx.FieldError
-		if errors.As(err, &fe) && fe.Field == "extension" {
-			return badField(c, "members", fe.Msg)
+		var bad *pbx.Invalid
+		if errors.As(err, &bad) && bad.Fields["extension"] != "" {
+			return badField(c, "members", bad.Fields["extension"])
 		}
 		return s.adminFail(c, "add box", err)
 	}

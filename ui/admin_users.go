@@ -73,14 +73,14 @@ type userSaved struct {
 func (s *Server) userFail(c echo.Context, what string, err error) error {
 	switch {
 	case errors.Is(err, store.ErrLastAdmin):
-		return c.JSON(http.StatusConflict, fieldsError{Error: err.Error(), Fields: map[string]string{"is_admin": err.Error()}})
+		return c.JSON(http.StatusConflict, apiError{Error: err.Error(), Fields: map[string]string{"is_admin": err.Error()}})
 	case errors.Is(err, store.ErrExists):
 		field := "name"
 		if strings.HasPrefix(err.Error(), "email") {
 			field = "email"
 		}
 		msg := strings.TrimSuffix(err.Error(), ": "+store.ErrExists.Error())
-		return c.JSON(http.StatusConflict, fieldsError{Error: msg, Fields: map[string]string{field: msg}})
+		return c.JSON(http.StatusConflict, apiError{Error: msg, Fields: map[string]string{field: msg}})
 	case errors.Is(err, store.ErrNotFound) && strings.HasPrefix(err.Error(), "extension"):
 		return badField(c, "extension", "there is no "+strings.TrimSuffix(err.Error(), ": "+store.ErrNotFound.Error()))
 	}

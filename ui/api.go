@@ -36,6 +36,28 @@ func jsonFieldError(c echo.Context, code int, msg string, fields map[string]stri
 	return c.JSON(code, apiError{Error: msg, Fields: fields})
 }
 
+// fail answers an error from validation or the store the same way for every
+// part of the API: 400 naming the fields at fault (the checks the CLI shares
+// in pbx, or the store's own), 404, 409 on keyField when the name or number
+// is taken, else 500 with a log line (the details stay in the log).
+func (s *Server) fail(c echo.Context, what, keyField string, err error) error {
+	var bad *pbx.Invalid
+	var fe *store.FieldError
+	switch {
+	case errors.As(err, &bad):
+		return jsonFieldError(c, http.StatusBadRequest, bad.Error(), bad.Fields)
+	case errors.As(err, &fe):
+		return jsonFieldError(c, http.StatusBadRequest, fe.Message, map[string]string{fe.Field: fe.Message})
+	case errors.Is(err, store.ErrNotFound):
+		return jsonError(c, http.StatusNotFound, strings.TrimPrefix(err.Error(), "read "))
+	case errors.Is(err, store.ErrExists):
+		msg := strings.TrimPrefix(err.Error(), "read ")
+		return jsonFieldError(c, http.StatusConflict, msg, map[string]string{keyField: msg})
+	}
+	s.log.Error(what, "path", c.Path(), "error", err)
+	return jsonError(c, http.StatusInternalServerError, what+" failed; see the server log")
+}
+
 type clickToCallRequest struct {
 	Extension string `json:"extension"`
 	Number    string `json:"number"`

@@ -209,7 +209,7 @@ func FuzzGreetingUpload(f *testing.F) {
 				t.Fatalf("%d greeting files on disk, want 1", len(files))
 			}
 		case http.StatusBadRequest:
-			var fe fieldsError
+			var fe apiError
 			if json.Unmarshal(resp, &fe) != nil || fe.Fields["file"] == "" {
 				t.Fatalf("400 not naming the file: %s", resp)
 			}

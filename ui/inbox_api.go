@@ -127,7 +127,7 @@ func (s *Server) inboxFail(c echo.Context, what string, err error) error {
 	var fe *store.FieldError
 	switch {
 	case errors.As(err, &fe):
-		return c.JSON(http.StatusBadRequest, map[string]any{"error": fe.Message, "fields": map[string]string{fe.Field: fe.Message}})
+		return s.fail(c, "inbox: "+what, "", err)
 	case errors.Is(err, store.ErrInvalid):
 		return jsonError(c, http.StatusBadRequest, err.Error())
 	case errors.Is(err, store.ErrNotInTrash):
@@ -138,8 +138,6 @@ func (s *Server) inboxFail(c echo.Context, what string, err error) error {
 		return jsonError(c, http.StatusConflict, "the message is in the trash; restore it first")
 	case errors.Is(err, store.ErrAssignedElsewhere):
 		return jsonError(c, http.StatusConflict, "the message is assigned to someone else; "+msgTakeOver)
-	case errors.Is(err, store.ErrNotImplemented):
-		return jsonError(c, http.StatusNotImplemented, what+": not implemented yet")
 	}
 	s.log.Error("inbox API", "action", what, "path", c.Path(), "error", err)
 	return jsonError(c, http.StatusInternalServerError, "something went wrong on the server ("+what+"); try again")

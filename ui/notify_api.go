@@ -282,18 +282,14 @@ func (s *Server) auditNotify(c echo.Context, u store.User, action string, r stor
 // notifyFail answers a store error: bad input 400 with its field, unknown
 // rule or box 404 (400 for a box named in the request), the rest 500.
 func (s *Server) notifyFail(c echo.Context, what string, err error) error {
-	var fe *store.FieldError
 	switch {
-	case errors.As(err, &fe):
-		return jsonFieldError(c, http.StatusBadRequest, fe.Message, map[string]string{fe.Field: fe.Message})
 	case errors.Is(err, store.ErrNotFound) && strings.Contains(err.Error(), "voicemail box"):
 		msg := "there is no such inbox"
 		return jsonFieldError(c, http.StatusBadRequest, msg, map[string]string{"box": msg})
 	case errors.Is(err, store.ErrNotFound):
 		return jsonError(c, http.StatusNotFound, "no such notification rule")
 	}
-	s.log.Error(what, "err", err)
-	return jsonError(c, http.StatusInternalServerError, what+" failed; see the server log")
+	return s.fail(c, what, "", err)
 }
 
 // webSettingsView is the web UI's own address, which notifications and

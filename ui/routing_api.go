@@ -2,7 +2,6 @@ package ui
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -101,28 +100,11 @@ func (s *Server) routingPage(section, title string) echo.HandlerFunc {
 	}
 }
 
-// routingError is an API error with per-field messages.
-type routingError struct {
-	Error  string            `json:"error"`
-	Fields map[string]string `json:"fields,omitempty"`
-}
-
 // routingFail answers a failed save or lookup: validation problems as 400
 // with their fields, a taken name or number as 409 naming keyField, a missing
 // one as 404.
 func (s *Server) routingFail(c echo.Context, err error, keyField string) error {
-	var bad *pbx.Invalid
-	switch {
-	case errors.As(err, &bad):
-		return c.JSON(http.StatusBadRequest, routingError{Error: "Please correct the highlighted fields: " + bad.Error(), Fields: bad.Fields})
-	case errors.Is(err, store.ErrExists):
-		msg := strings.TrimPrefix(err.Error(), "read ")
-		return c.JSON(http.StatusConflict, routingError{Error: msg, Fields: map[string]string{keyField: msg}})
-	case errors.Is(err, store.ErrNotFound):
-		return jsonError(c, http.StatusNotFound, strings.TrimPrefix(err.Error(), "read "))
-	}
-	s.log.Error("routing admin", "path", c.Path(), "error", err)
-	return jsonError(c, http.StatusInternalServerError, "the change could not be saved; see the server log")
+	return s.fail(c, "routing admin", keyField, err)
 }
 
 // decodeInto reads the JSON body onto v, which holds the defaults (a new
@@ -130,7 +112,7 @@ func (s *Server) routingFail(c echo.Context, err error, keyField string) error {
 func decodeInto(c echo.Context, v any) error {
 	dec := json.NewDecoder(http.MaxBytesReader(c.Response(), c.Request().Body, 1<<20))
 	if err := dec.Decode(v); err != nil {
-		return c.JSON(http.StatusBadRequest, routingError{Error: "the body must be a JSON object of the settings: " + err.Error()})
+		return c.JSON(http.StatusBadRequest, apiError{Error: "the body must be a JSON object of the settings: " + err.Error()})
 	}
 	return nil
 }
@@ -149,7 +131,7 @@ func keyMismatch(c echo.Context, field, path, body string) error {
 		return nil
 	}
 	msg := fmt.Sprintf("%s can't be changed (%q to %q): add a new one and remove this one", field, path, body)
-	return c.JSON(http.StatusBadRequest, routingError{Error: msg, Fields: map[string]string{field: msg}})
+	return c.JSON(http.StatusBadRequest, apiError{Error: msg, Fields: map[string]string{field: msg}})
 }
 
 // routeParam is a path parameter unescaped ("%2B1555" is "+1555": numbers
