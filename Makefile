@@ -10,9 +10,10 @@ export CGO_ENABLED ?= 0
 
 # Debian packages the end-to-end tests drive: real SIP phones (baresip),
 # sipp (sip-tester), audio tools; debootstrap makes the Debian sid root the
-# whisper engine is tested in; chromium runs the browser tests
-# (cmd/frontdesk/e2e_browser_test.go, driven by chromedp).
-TEST_PACKAGES := baresip sip-tester sox espeak-ng debootstrap chromium
+# whisper engine is tested in and the .deb installed into; chromium runs the
+# browser tests (cmd/frontdesk/e2e_browser_test.go, driven by chromedp);
+# systemd brings systemd-analyze, which checks the unit.
+TEST_PACKAGES := baresip sip-tester sox espeak-ng debootstrap chromium systemd
 
 # Test artifacts (the browser tests' screenshots, one folder per test) go
 # here; they are kept, and .gitignore'd.

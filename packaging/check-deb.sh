@@ -60,8 +60,10 @@ if [ ! -f "$root/etc/frontdesk-debroot" ]; then
 fi
 mkdir -p "$tmp/upper" "$tmp/work" "$tmp/merged"
 cp "$deb" "$tmp/frontdesk.deb"
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-export SIP_PORT="$(port)" HTTP_PORT="$(port)"
+# The web port is the kernel's choice (read back from the log); the SIP
+# port a random high one. Only tools of a base Debian system are used here:
+# curl runs inside the root.
+export SIP_PORT="$(shuf -i 40000-49999 -n 1)"
 unshare --mount --propagation private -- bash -euo pipefail -c '
 	tmp="$1"; root="$2"; here="$3"
 	fail() { echo "check-deb: FAIL: $*" >&2; exit 1; }
@@ -79,14 +81,18 @@ unshare --mount --propagation private -- bash -euo pipefail -c '
 
 	# Serve as the service user, on loopback, until /healthz answers.
 	chroot --userspec=frontdesk:frontdesk "$m" /usr/bin/env -i HOME=/var/lib/frontdesk FRONTDESK_DATA=/var/lib/frontdesk \
-		/usr/bin/frontdesk serve --sip-listen "127.0.0.1:$SIP_PORT" --http-listen "127.0.0.1:$HTTP_PORT" \
+		/usr/bin/frontdesk serve --sip-listen "127.0.0.1:$SIP_PORT" --http-listen 127.0.0.1:0 \
 		--rtp-ports 31000-31099 >"$tmp/serve.log" 2>&1 &
 	pid=$!
+	healthy() {
+		web="$(sed -n "s/.*HTTP listening\" address=\([0-9.:]*\).*/\1/p" "$tmp/serve.log" | head -n 1)"
+		[ -n "$web" ] && inroot curl -fsS "http://$web/healthz" >/dev/null 2>&1
+	}
 	for _ in $(seq 100); do
-		curl -fsS "http://127.0.0.1:$HTTP_PORT/healthz" >/dev/null 2>&1 && break
+		healthy && break
 		sleep 0.1
 	done
-	curl -fsS "http://127.0.0.1:$HTTP_PORT/healthz" >/dev/null || { cat "$tmp/serve.log"; fail "the server did not come up as the service user"; }
+	healthy || { cat "$tmp/serve.log"; fail "the server did not come up as the service user"; }
 	grep -q "one-time password" "$tmp/serve.log" || fail "no first-start admin password printed"
 	kill -TERM "$pid"; wait "$pid" || fail "serve exited badly after SIGTERM: $(tail -5 "$tmp/serve.log")"
 	[ "$(inroot stat -c %U /var/lib/frontdesk/frontdesk.db)" = frontdesk ] || fail "the database is not the service user'"'"'s"
