@@ -29,9 +29,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emiago/diago"
-	"github.com/emiago/sipgo/sip"
-
 	"github.com/frontdesk-pbx/frontdesk/media"
 )
 
@@ -43,41 +40,21 @@ type faultCall struct {
 	talking atomic.Bool
 }
 
-// faultDial calls number and waits (at most timeout) for the answer. It is
-// goCall's tryDial with a sender that can play a tone.
+// faultDial calls number and waits (at most timeout) for the answer: a
+// goPhone call whose sender can play a tone.
 func faultDial(p *goPhone, number string, hz float64, timeout time.Duration) (*faultCall, error) {
-	recipient := p.server
-	recipient.User = number
-	from := &sip.FromHeader{Address: p.aor(p.user), Params: sip.NewParams()}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	d, err := p.dg.Invite(ctx, recipient, diago.InviteOptions{
-		Username: p.user, Password: p.password, Headers: []sip.Header{from},
-	})
+	fc := &faultCall{hz: hz}
+	gc, err := p.invite(number, timeout, fc.sendTone)
 	if err != nil {
 		return nil, err
 	}
-	c := &faultCall{goCall: &goCall{p: p, d: d, stop: make(chan struct{})}, hz: hz}
-	if c.dtmf, err = d.AudioWriterDTMF(); err != nil {
-		d.Close()
-		return nil, err
-	}
-	r, err := d.AudioReader()
-	if err != nil {
-		d.Close()
-		return nil, err
-	}
-	p.t.Cleanup(c.close)
-	c.done.Add(2)
-	go c.receive(r)
-	go c.sendTone()
-	return c, nil
+	fc.goCall = gc
+	return fc, nil
 }
 
 // sendTone sends 20 ms PCMU frames every 20 ms: the call's tone while
 // talking, silence otherwise.
-func (c *faultCall) sendTone() {
-	defer c.done.Done()
+func (fc *faultCall) sendTone(c *goCall) {
 	silence := bytes.Repeat([]byte{0xFF}, 160)
 	tone := make([]byte, 160)
 	tick := time.NewTicker(20 * time.Millisecond)
@@ -92,9 +69,9 @@ func (c *faultCall) sendTone() {
 		case <-tick.C:
 		}
 		frame := silence
-		if c.talking.Load() {
+		if fc.talking.Load() {
 			for i := range tone {
-				v := 0.3 * math.MaxInt16 * math.Sin(2*math.Pi*c.hz*float64(n+i)/8000)
+				v := 0.3 * math.MaxInt16 * math.Sin(2*math.Pi*fc.hz*float64(n+i)/8000)
 				tone[i] = linearToUlaw(int16(v))
 			}
 			n += len(tone)

@@ -319,10 +319,21 @@ func (p *goPhone) Dial(number string) *goCall {
 }
 
 func (p *goPhone) tryDial(number string) (*goCall, error) {
+	c, err := p.invite(number, 10*time.Second, func(c *goCall) { c.send() })
+	if err == nil {
+		p.t.Logf("go phone %s: call to %s answered", p.user, number)
+	}
+	return c, err
+}
+
+// invite calls number, waits (at most timeout) for the answer, and runs the
+// receiver and send (which writes the call's audio until c.stop) as the
+// call's two goroutines.
+func (p *goPhone) invite(number string, timeout time.Duration, send func(c *goCall)) (*goCall, error) {
 	recipient := p.server
 	recipient.User = number
 	from := &sip.FromHeader{Address: p.aor(p.user), Params: sip.NewParams()}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	d, err := p.dg.Invite(ctx, recipient, diago.InviteOptions{
 		Username: p.user, Password: p.password, Headers: []sip.Header{from},
@@ -343,8 +354,10 @@ func (p *goPhone) tryDial(number string) (*goCall, error) {
 	p.t.Cleanup(c.close)
 	c.done.Add(2)
 	go c.receive(r)
-	go c.send()
-	p.t.Logf("go phone %s: call to %s answered", p.user, number)
+	go func() {
+		defer c.done.Done()
+		send(c)
+	}()
 	return c, nil
 }
 
@@ -371,7 +384,6 @@ func (c *goCall) receive(r interface{ Read([]byte) (int, error) }) {
 // send sends 20 ms of PCMU silence every 20 ms, as a phone with a muted
 // microphone does; key presses are interleaved by the DTMF writer.
 func (c *goCall) send() {
-	defer c.done.Done()
 	silence := make([]byte, 160)
 	for i := range silence {
 		silence[i] = 0xFF // PCMU zero
