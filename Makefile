@@ -20,8 +20,11 @@ TEST_PACKAGES := baresip sip-tester sox espeak-ng debootstrap chromium systemd
 export FRONTDESK_ARTIFACTS ?= $(CURDIR)/artifacts
 
 # Packages with `whisper`-tagged code, tested in the sid root by test-whisper
-# (a pattern that matches nothing yet is left out).
+# (a pattern that matches nothing yet is left out), and the end-to-end tests
+# of ./cmd/frontdesk that test-whisper runs there too, against a server built
+# with -tags whisper (the others need tools only the host has).
 WHISPER_TEST_PKGS := ./media/whisper/... ./pbx/transcriber/...
+WHISPER_E2E_TESTS := TestKillDuringDeposits
 
 # Fuzz targets run briefly on every `make test`: package:FuzzName.
 FUZZ_TARGETS := ./pbx/sipauth:FuzzVerify ./pbx:FuzzRegister ./pbx:FuzzParseInfoDigit ./media:FuzzReadWAV \
@@ -29,7 +32,7 @@ FUZZ_TARGETS := ./pbx/sipauth:FuzzVerify ./pbx:FuzzRegister ./pbx:FuzzParseInfoD
 	./ui:FuzzInboxQuery
 FUZZTIME     ?= 15s
 
-.PHONY: build build-whisper run test test-deps vet unit fuzz test-whisper test-packaging deb deb-whisper bench bench-whisper clean
+.PHONY: build build-whisper run test test-deps vet unit fuzz test-whisper test-packaging deb deb-whisper bench bench-whisper soak clean
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/frontdesk
@@ -76,7 +79,9 @@ test-whisper:
 			[ -n "$$(go list -tags whisper $$p 2>/dev/null)" ] && pkgs="$$pkgs $$p"; \
 		done; \
 		echo "go test -tags whisper$$pkgs (in the Debian sid root)"; \
-		go test -count=1 -timeout 20m -tags whisper $$pkgs'
+		go test -count=1 -timeout 20m -tags whisper $$pkgs && \
+		echo "go test -tags whisper -run $(WHISPER_E2E_TESTS) ./cmd/frontdesk (in the Debian sid root)" && \
+		go test -count=1 -timeout 20m -tags whisper -run "^($(WHISPER_E2E_TESTS))$$" ./cmd/frontdesk'
 
 # A binary with the transcription engine, linked against Debian sid's
 # libwhisper in the sid root: it runs where libwhisper1 is installed
@@ -124,6 +129,13 @@ test-packaging: deb
 bench: test-deps
 	$(GO) test -tags bench -run 'TestBench' -v -count=1 -timeout 30m ./cmd/frontdesk
 	$(MAKE) --no-print-directory bench-whisper
+
+# An hour (FRONTDESK_SOAK=1h, or another Go duration) of voicemail deposits
+# at one call a second while the phones re-register: prints memory,
+# goroutines and file descriptors as it goes, and fails on a lost message
+# or on resources that do not come back after the calls.
+soak: test-deps
+	$(GO) test -tags bench -run '^TestSoak$$' -v -count=1 -timeout 3h ./cmd/frontdesk
 
 # Transcription speed in the sid root: real-time factor for 30 s and 120 s
 # messages next to Debian's whisper-cli (same libwhisper, model and threads),

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -55,6 +56,13 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("/metrics lacks %q", want)
 		}
 	}
+	// The process's own figures: present and plausible (this test process
+	// has goroutines, open files and resident memory).
+	for _, name := range []string{"go_goroutines", "go_memstats_heap_inuse_bytes", "process_open_fds", "process_resident_memory_bytes"} {
+		if v, ok := metricValue(string(body), name); !ok || v <= 0 {
+			t.Errorf("/metrics: %s = %v (found %v), want > 0", name, v, ok)
+		}
+	}
 
 	// Not from this machine: refused.
 	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
@@ -77,4 +85,16 @@ func TestLabelEscaping(t *testing.T) {
 			t.Errorf("label(%q) = %s, want %s", tt.in, got, tt.want)
 		}
 	}
+}
+
+// metricValue returns the value of an unlabelled sample in a Prometheus
+// text exposition.
+func metricValue(body, name string) (float64, bool) {
+	for _, line := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			return f, err == nil
+		}
+	}
+	return 0, false
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"fmt"
+	"runtime/debug"
 	"strings"
 
 	"golang.org/x/crypto/argon2"
@@ -20,13 +21,31 @@ const (
 	argonKeyLen  = 32
 )
 
+// argonSlots bounds how many argon2id computations run at once. Each
+// takes 64 MiB for the length of the computation, and logins and voicemail
+// PIN checks arrive from the network: unbounded, a burst of them would be a
+// way to exhaust the machine's memory. It is process-wide because memory
+// is; two slots keep both cores busy.
+var argonSlots = make(chan struct{}, 2)
+
+// idKey is argon2.IDKey within a slot. The 64 MiB are handed back to the
+// OS when it is done: otherwise the heap stays at twice that size until
+// the garbage collector next runs, which on a quiet PBX is a long time.
+func idKey(password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) []byte {
+	argonSlots <- struct{}{}
+	key := argon2.IDKey(password, salt, time, memory, threads, keyLen)
+	<-argonSlots
+	debug.FreeOSMemory()
+	return key
+}
+
 // Hash returns an argon2id hash in the PHC string format.
 func Hash(password string) (string, error) {
 	salt := make([]byte, 16)
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("password salt: %w", err)
 	}
-	key := argon2.IDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	key := idKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
 		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key)), nil
 }
@@ -51,7 +70,7 @@ func Check(hash, password string) bool {
 	if err != nil {
 		return false
 	}
-	got := argon2.IDKey([]byte(password), salt, time, memory, threads, uint32(len(want)))
+	got := idKey([]byte(password), salt, time, memory, threads, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1
 }
 
