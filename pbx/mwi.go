@@ -49,14 +49,17 @@ type mwi struct {
 	log         *slog.Logger
 	now         func() time.Time
 	unsolicited bool // also NOTIFY registered phones that never subscribed
+	// abuse counts wrong credentials and unknown users per source, as for
+	// REGISTER and INVITE: else SUBSCRIBE is a way to guess secrets unseen.
+	abuse *abuseGuard
 
 	mu   sync.Mutex
 	subs map[string]*subscription // by Call-ID
 }
 
-func newMWI(st *store.Store, auth *sipauth.Authenticator, client *sipgo.Client, contact sip.ContactHeader, log *slog.Logger, unsolicited bool) *mwi {
+func newMWI(st *store.Store, auth *sipauth.Authenticator, client *sipgo.Client, contact sip.ContactHeader, log *slog.Logger, unsolicited bool, abuse *abuseGuard) *mwi {
 	return &mwi{store: st, auth: auth, client: client, contact: contact, log: log, now: time.Now,
-		unsolicited: unsolicited, subs: map[string]*subscription{}}
+		unsolicited: unsolicited, abuse: abuse, subs: map[string]*subscription{}}
 }
 
 func (m *mwi) handleSubscribe(req *sip.Request, tx sip.ServerTransaction) {
@@ -71,9 +74,17 @@ func (m *mwi) handleSubscribe(req *sip.Request, tx sip.ServerTransaction) {
 	user, err := m.auth.Verify(headerValue(req, "Authorization"), string(req.Method), secretsLookup(ctx, m.store))
 	switch {
 	case errors.Is(err, sipauth.ErrNoCredentials), errors.Is(err, sipauth.ErrStale):
+		if from := req.From(); errors.Is(err, sipauth.ErrNoCredentials) && from != nil && m.abuse.tracks(req.Source()) {
+			// Probing for extensions: the same challenge, but it counts.
+			if _, err := m.store.Extension(ctx, from.Address.User); errors.Is(err, store.ErrNotFound) {
+				m.abuse.fail(req.Source(), failUnknownUser)
+			}
+		}
 		_ = tx.Respond(challenge(req, m.auth, sip.StatusUnauthorized, "WWW-Authenticate", errors.Is(err, sipauth.ErrStale)))
 		return
 	case err != nil:
+		m.abuse.fail(req.Source(), failWrongCredentials)
+		m.log.Info("mwi: subscription refused: authentication failed", "source", req.Source())
 		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusForbidden, "Forbidden", nil))
 		return
 	}

@@ -69,6 +69,9 @@ type Server struct {
 	store *store.Store
 	log   *slog.Logger
 	ua    *sipgo.UserAgent
+	// sip routes requests to the handlers below and diago's (tests reach
+	// them through it without a network).
+	sip   *sipgo.Server
 	dg    *diago.Diago
 	calls *b2bua
 	vm    *voicemail
@@ -193,11 +196,11 @@ func New(cfg Config, st *store.Store) (*Server, error) {
 	}
 	contact := sip.ContactHeader{Address: sip.Uri{Scheme: "sip", Host: contactHost, Port: port}}
 
-	s := &Server{cfg: cfg, store: st, log: cfg.Logger, ua: ua, dg: dg, runCtx: context.Background(), counters: counters, abuse: abuse}
+	s := &Server{cfg: cfg, store: st, log: cfg.Logger, ua: ua, sip: srv, dg: dg, runCtx: context.Background(), counters: counters, abuse: abuse}
 	// Trunk REGISTERs leave through the same client, so from the SIP port.
 	s.trunks = trunk.New(st, client, contactHost, port, cfg.Logger, time.Now)
 	reg := &registrar{store: st, auth: auth, log: cfg.Logger, now: time.Now, slots: make(chan struct{}, maxConcurrentRegisters), counters: s.counters, abuse: abuse}
-	lamps := newMWI(st, auth, client, contact, cfg.Logger, cfg.MWIUnsolicited)
+	lamps := newMWI(st, auth, client, contact, cfg.Logger, cfg.MWIUnsolicited, abuse)
 	info := &infoDigits{}
 	s.vm = &voicemail{
 		counters: s.counters,
@@ -237,9 +240,11 @@ func (s *Server) Run(ctx context.Context, ready func()) error {
 	s.runCtx = callCtx
 	// The trunks' providers are allow-listed before the first request.
 	s.refreshTrusted(ctx)
-	// Finish or clean recordings a crash cut short before taking calls.
+	// Finish or clean recordings a crash cut short before taking calls. A
+	// failure there (disk full, unreadable directory) leaves the recordings
+	// for the next start and must not keep the phones from working.
 	if err := s.vm.Recover(ctx); err != nil {
-		return fmt.Errorf("voicemail recovery: %w", err)
+		s.log.Error("voicemail recovery failed: leftover recordings kept for the next start", "error", err)
 	}
 	// The listeners outlive ctx by a moment, so trunks can un-REGISTER.
 	listenCtx, stopListening := context.WithCancel(context.WithoutCancel(ctx))

@@ -49,6 +49,17 @@ func checkRequest(req *sip.Request) *sip.Response {
 	if s := strings.ToLower(req.Recipient.Scheme); s != "sip" && s != "sips" {
 		return sip.NewResponseFromRequest(req, 416, "Unsupported URI Scheme", nil)
 	}
+	if req.IsInvite() {
+		// An INVITE makes a dialog, which needs both (RFC 3261 8.1.1.3 and
+		// 8.1.1.8): without them diago drops the INVITE unanswered and the
+		// phone retransmits it for half a minute.
+		if tag, _ := req.From().Params.Get("tag"); tag == "" {
+			return bad("Missing From tag")
+		}
+		if req.Contact() == nil {
+			return bad("Missing Contact")
+		}
+	}
 	return nil
 }
 

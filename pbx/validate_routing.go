@@ -291,9 +291,10 @@ var Weekdays = []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
 func ParseHours(spec string) ([]store.OpenHours, error) {
 	days, span, ok := strings.Cut(strings.TrimSpace(strings.ToLower(spec)), " ")
 	opens, closes, ok2 := strings.Cut(strings.TrimSpace(span), "-")
-	if !ok || !ok2 || !ValidClock(opens) || !ValidClock(closes) {
-		return nil, fmt.Errorf("hours %q: want e.g. \"mon-fri 09:00-17:00\"", spec)
+	if !ok || !ok2 || !validSpan(opens, closes) {
+		return nil, fmt.Errorf("hours %q: want e.g. \"mon-fri 09:00-17:00\" (HH:MM, 24 h; 24:00 only as a closing time)", spec)
 	}
+	opens, closes = CanonicalClock(opens), CanonicalClock(closes)
 	first, last, isRange := strings.Cut(days, "-")
 	if !isRange {
 		last = first
@@ -351,10 +352,12 @@ func CheckSchedule(sc *store.Schedule) error {
 	if _, err := time.LoadLocation(sc.Timezone); err != nil {
 		bad.Add("timezone", "time zone %q: want a zone such as Europe/Berlin or UTC", sc.Timezone)
 	}
-	for _, h := range sc.Hours {
-		if h.Weekday < 0 || h.Weekday > 6 || !ValidClock(h.Opens) || !ValidClock(h.Closes) {
-			bad.Add("hours", "hours %d %q-%q: want a weekday 0 (Sunday) to 6 and times as HH:MM", h.Weekday, h.Opens, h.Closes)
+	for i, h := range sc.Hours {
+		if h.Weekday < 0 || h.Weekday > 6 || !validSpan(h.Opens, h.Closes) {
+			bad.Add("hours", "hours %d %q-%q: want a weekday 0 (Sunday) to 6 and times as HH:MM (24 h; 24:00 only as a closing time)", h.Weekday, h.Opens, h.Closes)
+			continue
 		}
+		sc.Hours[i].Opens, sc.Hours[i].Closes = CanonicalClock(h.Opens), CanonicalClock(h.Closes)
 	}
 	var days []string
 	for _, d := range sc.Holidays {

@@ -62,6 +62,9 @@ type voicemail struct {
 	// operator connects a caller who pressed 0 to the box's operator; false
 	// when nobody took the call there.
 	operator func(ds *diago.DialogServerSession, cm *callMedia, caller party, dest Destination) (string, bool)
+	// writeWAV stores a finished message's audio (media.WriteWAVFileAtomic
+	// when nil; tests fill the disk).
+	writeWAV func(path string, a media.Audio) error
 }
 
 // boxChanged tells the lamps (and mail queue) a box changed.
@@ -404,7 +407,11 @@ func (v *voicemail) completeMessage(ctx context.Context, dir string, meta record
 		return 0, a.Seconds(), errTooShort
 	}
 	wav := meta.ID + ".wav"
-	if err := media.WriteWAVFileAtomic(filepath.Join(dir, wav), a); err != nil {
+	write := v.writeWAV
+	if write == nil {
+		write = media.WriteWAVFileAtomic
+	}
+	if err := write(filepath.Join(dir, wav), a); err != nil {
 		return 0, a.Seconds(), err
 	}
 	id, err := v.store.AddMessage(ctx, store.Message{
@@ -427,7 +434,10 @@ func (v *voicemail) discard(dir, id string) {
 
 // Recover finishes or cleans recordings a crash interrupted: each ID.json
 // left behind either becomes a stored message (when its audio, or a second
-// or more of it, reached the disk) or is removed with its files.
+// or more of it, reached the disk) or is removed with its files. One that
+// can't be stored now (the disk is full) is logged and left as it is, for
+// the next start to try again: it never keeps the server from starting.
+// The error is for a messages directory or database that can't be read.
 func (v *voicemail) Recover(ctx context.Context) error {
 	dir := filepath.Join(v.dataDir, MessagesDir)
 	entries, err := os.ReadDir(dir)
@@ -479,7 +489,10 @@ func (v *voicemail) Recover(ctx context.Context) error {
 		case errors.Is(err, errTooShort):
 			v.log.Info("voicemail recovery: interrupted recording under a second removed", "box", meta.Box)
 		case err != nil:
-			return fmt.Errorf("recover recording %s: %w", id, err)
+			// The raw recording and its metadata stay (completeMessage
+			// leaves them, and no half-written WAV): the next start retries.
+			v.log.Warn("voicemail recovery: interrupted recording could not be stored now, kept for the next start",
+				"box", meta.Box, "recording", id, "error", err)
 		default:
 			v.log.Info("voicemail recovery: interrupted recording saved", "box", meta.Box, "message", msg, "seconds", fmt.Sprintf("%.1f", secs))
 			v.boxChanged(meta.Box)

@@ -398,7 +398,21 @@ func (s *Server) adminGetGreeting(c echo.Context) error {
 	if b.Greeting == "" {
 		return jsonError(c, http.StatusNotFound, "box "+b.Number+" has the default greeting")
 	}
-	f, err := os.Open(filepath.Join(s.opts.DataDir, pbx.GreetingsDir, filepath.Base(b.Greeting)))
+	return s.serveGreeting(c, b.Greeting)
+}
+
+// serveGreeting serves a stored greeting file: a plain file name in the
+// greetings directory, and a regular file there (404 for anything else,
+// so a bad name in the database never reaches another file).
+func (s *Server) serveGreeting(c echo.Context, name string) error {
+	if name == "" || name == "." || name == ".." || name != filepath.Base(name) || strings.ContainsAny(name, "/\\\x00") {
+		s.log.Error("greeting name is not a plain file name", "greeting", name)
+		return jsonError(c, http.StatusNotFound, "the greeting file is missing")
+	}
+	f, err := os.Open(filepath.Join(s.opts.DataDir, pbx.GreetingsDir, name))
+	if errors.Is(err, os.ErrNotExist) {
+		return jsonError(c, http.StatusNotFound, "the greeting file is missing")
+	}
 	if err != nil {
 		return s.adminFail(c, "read greeting", err)
 	}
@@ -406,6 +420,9 @@ func (s *Server) adminGetGreeting(c echo.Context) error {
 	st, err := f.Stat()
 	if err != nil {
 		return s.adminFail(c, "read greeting", err)
+	}
+	if !st.Mode().IsRegular() {
+		return jsonError(c, http.StatusNotFound, "the greeting file is missing")
 	}
 	c.Response().Header().Set("Content-Type", "audio/wav")
 	c.Response().Header().Set("Cache-Control", "no-store")

@@ -328,7 +328,7 @@ func (s *Server) doneWhenAnswered(ctx context.Context, messageID, callID int64) 
 // audioPath is where a message's audio lives; false when the name is not a
 // plain file name (so a bad row can't reach outside the messages folder).
 func (s *Server) audioPath(name string) (string, bool) {
-	if name == "" || name == "." || name == ".." || name != filepath.Base(name) || strings.ContainsAny(name, `/\`) {
+	if name == "" || name == "." || name == ".." || name != filepath.Base(name) || strings.ContainsAny(name, "/\\\x00") {
 		return "", false
 	}
 	return filepath.Join(s.opts.DataDir, pbx.MessagesDir, name), true

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -72,7 +73,15 @@ func (s *Server) render(c echo.Context, code int, name string, data any) error {
 
 // staticHandler serves the embedded scripts and styles.
 func (s *Server) staticHandler() echo.HandlerFunc {
-	h := http.StripPrefix("/static/", http.FileServer(http.FS(s.pages.static)))
+	files := http.FileServer(http.FS(s.pages.static))
+	h := http.StripPrefix("/static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The assets, and no listing of them.
+		if p := r.URL.Path; p == "" || p == "." || strings.HasSuffix(p, "/") {
+			http.NotFound(w, r)
+			return
+		}
+		files.ServeHTTP(w, r)
+	}))
 	return echo.WrapHandler(h)
 }
 

@@ -148,7 +148,7 @@ func (s *Server) attendantGreeting(c echo.Context) error {
 	if file == "" {
 		return jsonError(c, http.StatusNotFound, "this attendant plays the built-in greeting")
 	}
-	return c.File(filepath.Join(s.opts.DataDir, pbx.GreetingsDir, filepath.Base(file)))
+	return s.serveGreeting(c, file)
 }
 
 // uploadAttendantGreeting stores a WAV as an attendant's greeting or
@@ -166,7 +166,13 @@ func (s *Server) uploadAttendantGreeting(c echo.Context) error {
 	}
 	fh, err := c.FormFile("file")
 	if err != nil {
+		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
+			return s.routingFail(c, pbx.InvalidField("file", "the file is larger than %d MB", maxAudioUpload>>20), "number")
+		}
 		return s.routingFail(c, pbx.InvalidField("file", "choose a WAV file to upload"), "number")
+	}
+	if fh.Size > maxAudioUpload {
+		return s.routingFail(c, pbx.InvalidField("file", "the file is larger than %d MB", maxAudioUpload>>20), "number")
 	}
 	src, err := fh.Open()
 	if err != nil {
