@@ -29,7 +29,8 @@ WHISPER_E2E_TESTS := TestKillDuringDeposits
 # Fuzz targets run briefly on every `make test`: package:FuzzName.
 FUZZ_TARGETS := ./pbx/sipauth:FuzzVerify ./pbx:FuzzRegister ./pbx:FuzzParseInfoDigit ./media:FuzzReadWAV \
 	./pbx:FuzzCheckOffer ./pbx:FuzzPlanOutbound ./pbx:FuzzMenuDigits ./pbx:FuzzParseHours ./store:FuzzSearchQuery \
-	./ui:FuzzInboxQuery
+	./ui:FuzzInboxQuery ./ui:FuzzGreetingUpload ./pbx:FuzzParseDestination ./pbx:FuzzParsePortRange \
+	./pbx/notify:FuzzWebhookVerify ./pbx:FuzzSIPRequest
 FUZZTIME     ?= 15s
 
 .PHONY: build build-whisper run test test-deps vet unit fuzz test-whisper test-packaging deb deb-whisper bench bench-whisper soak clean

@@ -30,14 +30,15 @@ import (
 	"time"
 
 	"github.com/frontdesk-pbx/frontdesk/media"
+	"github.com/frontdesk-pbx/frontdesk/media/whisper/ggmlgen"
 )
 
-// faultCall is a call from a goPhone that sends a tone while talking is
-// set, silence otherwise.
+// faultCall is a call from a goPhone that sends toneLeft frames of a tone
+// (the caller's message), silence otherwise.
 type faultCall struct {
 	*goCall
-	hz      float64
-	talking atomic.Bool
+	hz       float64
+	toneLeft atomic.Int64 // 20 ms frames of the tone still to send
 }
 
 // faultDial calls number and waits (at most timeout) for the answer: a
@@ -52,14 +53,19 @@ func faultDial(p *goPhone, number string, hz float64, timeout time.Duration) (*f
 	return fc, nil
 }
 
-// sendTone sends 20 ms PCMU frames every 20 ms: the call's tone while
-// talking, silence otherwise.
+// sendTone sends a 20 ms PCMU frame for every 20 ms since the call began:
+// the call's tone while toneLeft counts frames, silence otherwise. On a
+// machine so busy that ticks come late (other tests, the transcription
+// engine), the frames due go out together, so a caller still sends all of
+// its message.
 func (fc *faultCall) sendTone(c *goCall) {
+	const frameDur = 20 * time.Millisecond
 	silence := bytes.Repeat([]byte{0xFF}, 160)
 	tone := make([]byte, 160)
-	tick := time.NewTicker(20 * time.Millisecond)
+	tick := time.NewTicker(frameDur)
 	defer tick.Stop()
-	n := 0
+	start := time.Now()
+	sent, n := int64(0), 0
 	for {
 		select {
 		case <-c.stop:
@@ -68,17 +74,20 @@ func (fc *faultCall) sendTone(c *goCall) {
 			return
 		case <-tick.C:
 		}
-		frame := silence
-		if fc.talking.Load() {
-			for i := range tone {
-				v := 0.3 * math.MaxInt16 * math.Sin(2*math.Pi*fc.hz*float64(n+i)/8000)
-				tone[i] = linearToUlaw(int16(v))
+		for due := int64(time.Since(start) / frameDur); sent < due; sent++ {
+			frame := silence
+			if fc.toneLeft.Load() > 0 {
+				for i := range tone {
+					v := 0.3 * math.MaxInt16 * math.Sin(2*math.Pi*fc.hz*float64(n+i)/8000)
+					tone[i] = linearToUlaw(int16(v))
+				}
+				n += len(tone)
+				frame = tone
+				fc.toneLeft.Add(-1)
 			}
-			n += len(tone)
-			frame = tone
-		}
-		if _, err := c.dtmf.Write(frame); err != nil {
-			return
+			if _, err := c.dtmf.Write(frame); err != nil {
+				return
+			}
 		}
 	}
 }
@@ -164,12 +173,16 @@ func faultLeaveMessage(p *goPhone, box string, hz float64, talk, listen time.Dur
 	if !wait(vmRecording + 200*time.Millisecond) {
 		return o
 	}
-	c.talking.Store(true)
+	c.toneLeft.Store(int64(talk / (20 * time.Millisecond)))
 	if talking != nil {
 		talking()
 	}
 	ok := wait(talk)
-	c.talking.Store(false)
+	// '#' follows the whole message, even from a sender that lags the clock.
+	for ok && c.toneLeft.Load() > 0 {
+		ok = wait(10 * time.Millisecond)
+	}
+	c.toneLeft.Store(0)
 	if !ok {
 		return o
 	}
@@ -198,6 +211,7 @@ type faultLogLine struct {
 	Message int64  `json:"message"`
 	Error   string `json:"error"`
 	Seconds any    `json:"seconds"` // a string when saved, a number when too short
+	Count   int64  `json:"count"`   // jobs requeued at start
 	Raw     string `json:"-"`
 }
 
@@ -372,6 +386,291 @@ func faultCheckStore(t *testing.T, dataDir, box string, callerHz map[string]floa
 	return byID
 }
 
+// faultSegment is one stored transcript segment.
+type faultSegment struct {
+	StartMS, EndMS int64
+	Text           string
+}
+
+// faultTranscript is a message's transcription as the database holds it:
+// its job, and its transcript if there is one.
+type faultTranscript struct {
+	State    string // the job's state; "" when the message has no job
+	Attempts int
+	Error    string
+	Stored   bool // a transcripts row exists
+	Model    string
+	Text     string
+	Seconds  float64
+	Segments []faultSegment
+	Indexed  string // the transcript in the search index (message_search)
+}
+
+// same says whether two stored transcripts are the same (the job's
+// attempts and state aside).
+func (a faultTranscript) same(b faultTranscript) bool {
+	return a.Stored == b.Stored && a.Model == b.Model && a.Text == b.Text && a.Seconds == b.Seconds &&
+		slices.Equal(a.Segments, b.Segments)
+}
+
+// faultTranscripts reads every message's transcription job and transcript,
+// by message id. It fails the test on rows that belong to no message or
+// segments of no transcript.
+func faultTranscripts(t *testing.T, db *sql.DB) map[int64]faultTranscript {
+	t.Helper()
+	rows, err := db.Query(`SELECT m.id, COALESCE(j.state, ''), COALESCE(j.attempts, 0), COALESCE(j.error, ''),
+			tr.message_id IS NOT NULL, COALESCE(tr.model, ''), COALESCE(tr.text, ''), COALESCE(tr.seconds, 0),
+			COALESCE((SELECT s.transcript FROM message_search s WHERE s.rowid = m.id), '(not indexed)')
+		FROM messages m LEFT JOIN transcription_jobs j ON j.message_id = m.id LEFT JOIN transcripts tr ON tr.message_id = m.id`)
+	if err != nil {
+		t.Fatalf("reading transcription jobs: %v", err)
+	}
+	defer rows.Close()
+	out := map[int64]faultTranscript{}
+	for rows.Next() {
+		var id int64
+		var f faultTranscript
+		if err := rows.Scan(&id, &f.State, &f.Attempts, &f.Error, &f.Stored, &f.Model, &f.Text, &f.Seconds, &f.Indexed); err != nil {
+			t.Fatal(err)
+		}
+		out[id] = f
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	segs, err := db.Query(`SELECT message_id, idx, start_ms, end_ms, text FROM transcript_segments ORDER BY message_id, idx`)
+	if err != nil {
+		t.Fatalf("reading transcript segments: %v", err)
+	}
+	defer segs.Close()
+	for segs.Next() {
+		var id int64
+		var idx int
+		var s faultSegment
+		if err := segs.Scan(&id, &idx, &s.StartMS, &s.EndMS, &s.Text); err != nil {
+			t.Fatal(err)
+		}
+		f, ok := out[id]
+		switch {
+		case !ok || !f.Stored:
+			t.Errorf("transcript segment %d of message %d belongs to no transcript (%+v)", idx, id, f)
+		case idx != len(f.Segments):
+			t.Errorf("message %d: transcript segment %d follows %d segments: segments are missing", id, idx, len(f.Segments))
+		}
+		f.Segments = append(f.Segments, s)
+		out[id] = f
+	}
+	if err := segs.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`SELECT COUNT(*) FROM transcription_jobs WHERE message_id NOT IN (SELECT id FROM messages)`,
+		`SELECT COUNT(*) FROM transcripts WHERE message_id NOT IN (SELECT id FROM messages)`,
+	} {
+		var n int
+		if err := db.QueryRow(q).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 0 {
+			t.Errorf("%s: %d, want 0 (rows of no message)", q, n)
+		}
+	}
+	return out
+}
+
+// faultJobsAtKill counts the transcription jobs by state as the killed
+// server left them: on a copy of the database and its write-ahead log, so
+// that nothing touches the data directory before the restart.
+func faultJobsAtKill(t *testing.T, dataDir string) map[string]int {
+	t.Helper()
+	dir := t.TempDir()
+	for _, name := range []string{"frontdesk.db", "frontdesk.db-wal"} {
+		b, err := os.ReadFile(filepath.Join(dataDir, name))
+		if os.IsNotExist(err) {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "frontdesk.db")+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT state, COUNT(*) FROM transcription_jobs GROUP BY state`)
+	if err != nil {
+		t.Fatalf("transcription jobs at the kill: %v", err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var st string
+		var n int
+		if err := rows.Scan(&st, &n); err != nil {
+			t.Fatal(err)
+		}
+		out[st] = n
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// faultWaitTranscripts polls the database until no message's transcription
+// is queued or running (or timeout passes, which fails the test) and
+// returns every message's transcription and the time that took.
+func faultWaitTranscripts(t *testing.T, dataDir string, timeout time.Duration) (map[int64]faultTranscript, time.Duration) {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dataDir, "frontdesk.db")+"?mode=ro&_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	start := time.Now()
+	for {
+		var pending int
+		err := db.QueryRow(`SELECT COUNT(*) FROM transcription_jobs WHERE state IN ('queued', 'running')`).Scan(&pending)
+		if err != nil {
+			t.Fatalf("polling transcription jobs: %v", err)
+		}
+		if pending == 0 {
+			break
+		}
+		if time.Since(start) > timeout {
+			counts := map[string]int{}
+			for _, f := range faultTranscripts(t, db) {
+				counts[f.State]++
+			}
+			t.Fatalf("%d messages still wait for their transcripts %v after the restart: jobs by state %v", pending, timeout, counts)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	return faultTranscripts(t, db), time.Since(start)
+}
+
+// faultCleanTranscript transcribes a message's WAV with `frontdesk
+// transcribe` (a process of its own, the model and threads the server
+// uses): what an uninterrupted transcription of it gives.
+func faultCleanTranscript(t *testing.T, dataDir, wav, model string) transcriptView {
+	t.Helper()
+	out := runCLI(t, dataDir, "transcribe", filepath.Join(dataDir, "messages", wav), "--model", model, "--threads", "1", "--json")
+	var v transcriptView
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatalf("transcribe --json: %v\n%s", err, out)
+	}
+	return v
+}
+
+// faultCheckTranscripts checks every message's transcription once the queue
+// has drained after a restart. With the engine (e2eWhisper): each message
+// has its transcript, from the model in use, or its job failed with a
+// reason; a transcript is whole: its segments are numbered without gaps,
+// lie within the message's audio, make up its text, which the search index
+// holds, and match what a clean transcription of the WAV gives (done for
+// the messages in fresh; the others must equal what was stored before).
+// Without it each job waits with the no-engine reason, and no transcript
+// exists. It returns the number of messages compared with a clean run and
+// of failed jobs.
+func faultCheckTranscripts(t *testing.T, round int, dataDir, model string, rows map[int64]faultRow, got, before map[int64]faultTranscript) (compared int, failed []string) {
+	t.Helper()
+	for id, r := range rows {
+		f, ok := got[id]
+		if !ok || f.State == "" {
+			t.Errorf("round %d: message %d has no transcription job", round, id)
+			continue
+		}
+		if !e2eWhisper {
+			if f.State != "no-model" || !strings.Contains(f.Error, "no transcription engine") || f.Stored {
+				t.Errorf("round %d: message %d on a build without whisper: job %s (%q), transcript stored %v; want no-model, no transcript",
+					round, id, f.State, f.Error, f.Stored)
+			}
+			continue
+		}
+		switch f.State {
+		case "done":
+		case "failed":
+			if strings.TrimSpace(f.Error) == "" {
+				t.Errorf("round %d: message %d: transcription failed without a reason", round, id)
+			}
+			failed = append(failed, fmt.Sprintf("%d: %s", id, f.Error))
+			if f.Stored {
+				t.Errorf("round %d: message %d: transcription failed, yet a transcript is stored: %+v", round, id, f)
+			}
+			continue
+		default:
+			t.Errorf("round %d: message %d: transcription ended %q (%q), want done or failed with a reason", round, id, f.State, f.Error)
+			continue
+		}
+		if !f.Stored {
+			t.Errorf("round %d: message %d: job done, but no transcript stored", round, id)
+			continue
+		}
+		if f.Model != filepath.Base(model) || f.Seconds <= 0 {
+			t.Errorf("round %d: message %d: transcript by model %q in %.3f s, want %s and a time", round, id, f.Model, f.Seconds, filepath.Base(model))
+		}
+		// The text is the segments' joined as whisper.Result.Text joins them.
+		var joined []byte
+		for i, s := range f.Segments {
+			if s.StartMS < 0 || s.EndMS < s.StartMS || float64(s.EndMS) > r.Duration*1000+10 {
+				t.Errorf("round %d: message %d (%.2f s): segment %d %+v lies outside the audio", round, id, r.Duration, i, s)
+			}
+			if i > 0 && len(joined) > 0 && joined[len(joined)-1] != ' ' {
+				joined = append(joined, ' ')
+			}
+			joined = append(joined, strings.Trim(s.Text, " \n")...)
+		}
+		if f.Text != string(joined) {
+			t.Errorf("round %d: message %d: transcript text %q is not its segments' %q (half-written?)", round, id, f.Text, joined)
+		}
+		if f.Indexed != f.Text {
+			t.Errorf("round %d: message %d: the search index holds %q, the transcript %q", round, id, f.Indexed, f.Text)
+		}
+		if old, ok := before[id]; ok && old.Stored {
+			if !f.same(old) {
+				t.Errorf("round %d: message %d's transcript changed after a restart: was %+v, now %+v", round, id, old, f)
+			}
+			continue
+		}
+		clean := faultCleanTranscript(t, dataDir, r.Audio, model)
+		compared++
+		if clean.Text != f.Text || len(clean.Segments) != len(f.Segments) {
+			t.Errorf("round %d: message %d: stored transcript %q in %d segments; a clean transcription gives %q in %d segments (cut or doubled?)",
+				round, id, f.Text, len(f.Segments), clean.Text, len(clean.Segments))
+			continue
+		}
+		for i, c := range clean.Segments {
+			s := f.Segments[i]
+			if c.Text != s.Text || math.Abs(c.Start*1000-float64(s.StartMS)) > 1 || math.Abs(c.End*1000-float64(s.EndMS)) > 1 {
+				t.Errorf("round %d: message %d: segment %d is %+v, a clean transcription gives %+v", round, id, i, s, c)
+			}
+		}
+	}
+	return compared, failed
+}
+
+// faultTinyModel writes the tiny random-weight whisper model (ggmlgen) for
+// the server to transcribe with; its text is meaningless, its work real.
+func faultTinyModel(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "ggml-tiny-random.bin")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ggmlgen.WriteTinyModel(f, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // TestKillDuringDeposits: 20 callers leave messages in one shared box at
 // the same time, and the server is SIGKILLed at a random moment while the
 // calls are in progress; it is restarted on the same data directory.
@@ -384,7 +683,16 @@ func faultCheckStore(t *testing.T, dataDir, box string, callerHz map[string]floa
 //   - nothing is left in DATA/messages but the listed messages' WAVs (the
 //     recordings the kill interrupted were recovered or removed at start);
 //   - the messages of earlier rounds are all still there, unchanged;
-//   - the database passes PRAGMA integrity_check.
+//   - the database passes PRAGMA integrity_check;
+//   - transcription resumes: every message gets its transcript (or, on a
+//     build without whisper, waits with the no-engine reason), or its job
+//     fails with a reason; the jobs the kill cut off are queued again; no
+//     transcript is half-written (see faultCheckTranscripts), and those of
+//     earlier rounds are unchanged.
+//
+// Built with -tags whisper (make test-whisper, in the Debian sid root), the
+// server transcribes with the tiny generated model, so transcriptions run
+// and wait in the queue when the kills come; the test checks that some did.
 func TestKillDuringDeposits(t *testing.T) {
 	const (
 		box     = "600"
@@ -401,12 +709,21 @@ func TestKillDuringDeposits(t *testing.T) {
 	}
 	runCLI(t, dataDir, "vm", "add", box, "--name", "Sales", "--pin", vmPIN)
 	vmSetShortGreeting(t, dataDir, box)
+	serveArgs := []string{"--log-format", "json"}
+	model := ""
+	if e2eWhisper {
+		model = faultTinyModel(t)
+		runCLI(t, dataDir, "model", "use", model)
+		// One thread, as faultCleanTranscript uses.
+		serveArgs = append(serveArgs, "--transcribe-threads", "1")
+	}
 
-	serve := func() *frontdeskServer { return startServer(t, dataDir, "--log-format", "json") }
+	serve := func() *frontdeskServer { return startServer(t, dataDir, serveArgs...) }
 	srv := serve()
 	earlier := map[int64]faultRow{}
 	var report []string
-	var totalHeard, totalInFlight int
+	var totalHeard, totalInFlight, totalJobsAtKill int
+	earlierTr := map[int64]faultTranscript{}
 	for round := 1; round <= rounds; round++ {
 		phones := make([]*goPhone, callers)
 		for i := range phones {
@@ -466,6 +783,19 @@ func TestKillDuringDeposits(t *testing.T) {
 		}
 		// The recordings in progress at the kill (ID.json, ID.pcm), by ID.
 		_, leftovers := messageFiles(t, dataDir)
+		// The transcription queue as the kill left it, and what the killed
+		// server transcribed.
+		jobsAtKill := faultJobsAtKill(t, dataDir)
+		var transcribedBefore, failedBefore int
+		for _, l := range faultLog(t, srv) {
+			switch l.Msg {
+			case "transcribed":
+				transcribedBefore++
+			case "transcription failed":
+				failedBefore++
+				t.Logf("round %d: killed server: %s", round, l.Raw)
+			}
+		}
 		inFlight := map[string]bool{}
 		for _, f := range leftovers {
 			if id, ok := strings.CutSuffix(f, ".json"); ok {
@@ -558,9 +888,30 @@ func TestKillDuringDeposits(t *testing.T) {
 		if t.Failed() {
 			line = strings.Replace(line, "lost 0", "LOST SOME (see errors)", 1)
 		}
+		// Transcription resumes after the restart.
+		got, drained := faultWaitTranscripts(t, dataDir, 8*time.Minute)
+		compared, failed := faultCheckTranscripts(t, round, dataDir, model, rows, got, earlierTr)
+		var requeued int64
+		for _, l := range faultLog(t, srv) {
+			if l.Msg == "transcription: interrupted jobs queued again" {
+				requeued = l.Count
+			}
+		}
+		if requeued != int64(jobsAtKill["running"]) {
+			t.Errorf("round %d: %d transcriptions were running at the kill, the restarted server queued %d again", round, jobsAtKill["running"], requeued)
+		}
+		for _, f := range failed {
+			t.Logf("round %d: transcription failed: message %s", round, f)
+		}
+		line += fmt.Sprintf("; transcription at the kill: %d running, %d queued, %d done so far (%d transcribed by the killed server, %d attempts failed), %d waiting for an engine; "+
+			"%d queued again at the restart; all %d settled %.1f s after the restart (%d compared with a clean run, %d failed)",
+			jobsAtKill["running"], jobsAtKill["queued"], jobsAtKill["done"], transcribedBefore, failedBefore, jobsAtKill["no-model"],
+			requeued, len(got), drained.Seconds(), compared, len(failed))
 		t.Log(line)
 		report = append(report, line)
 		earlier = rows
+		earlierTr = got
+		totalJobsAtKill += jobsAtKill["running"] + jobsAtKill["queued"]
 		totalHeard += heard
 		totalInFlight += len(inFlight)
 	}
@@ -568,6 +919,10 @@ func TestKillDuringDeposits(t *testing.T) {
 	// point, or the test proved nothing.
 	if totalHeard == 0 || totalInFlight == 0 {
 		t.Errorf("over %d rounds %d callers reached \"saved\" and %d recordings were in flight at the kills: want both > 0", rounds, totalHeard, totalInFlight)
+	}
+	// With the engine, the kills must have caught transcription at work.
+	if e2eWhisper && totalJobsAtKill == 0 {
+		t.Errorf("over %d rounds no transcription was running or queued at a kill", rounds)
 	}
 	fmt.Println("TestKillDuringDeposits:\n  " + strings.Join(report, "\n  "))
 }

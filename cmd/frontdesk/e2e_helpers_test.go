@@ -68,7 +68,9 @@ func frontdeskBinary(t testing.TB) string {
 
 // buildFrontdesk compiles ./cmd/frontdesk from the module root into a new
 // temporary directory. CGO is disabled because the product ships as a
-// static single binary and the test should exercise that same build.
+// static single binary and the test should exercise that same build; tests
+// built with -tags whisper (e2eBuildTags) build the server with the same
+// tags, with cgo, as the whisper binary is built.
 func buildFrontdesk() (binPath, dir string, err error) {
 	// `go test` puts $GOROOT/bin first in PATH, so "go" is the toolchain
 	// that is running the tests.
@@ -85,11 +87,15 @@ func buildFrontdesk() (binPath, dir string, err error) {
 		return "", "", fmt.Errorf("creating build dir: %w", err)
 	}
 	binPath = filepath.Join(dir, "frontdesk")
-	cmd := exec.Command("go", "build", "-o", binPath, "./cmd/frontdesk")
+	args, cgo := []string{"build", "-o", binPath}, "CGO_ENABLED=0"
+	if e2eBuildTags != "" {
+		args, cgo = append(args, "-tags", e2eBuildTags), "CGO_ENABLED=1"
+	}
+	cmd := exec.Command("go", append(args, "./cmd/frontdesk")...)
 	cmd.Dir = filepath.Dir(gomod)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	cmd.Env = append(os.Environ(), cgo)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", dir, fmt.Errorf("go build ./cmd/frontdesk: %w\n%s", err, out)
+		return "", dir, fmt.Errorf("go build -tags %q ./cmd/frontdesk: %w\n%s", e2eBuildTags, err, out)
 	}
 	return binPath, dir, nil
 }
