@@ -105,8 +105,12 @@ func (c *call) attendant(a store.Attendant) (string, string) {
 func (c *call) dialByExtension(cm *callMedia) (string, string, bool) {
 	ctx := c.ds.Context()
 	if len(cm.digits) == 0 {
-		if _, err := cm.play(ctx, c.b.vm.audioOr("", "aa-enter-extension"), true); err != nil {
+		d, err := cm.play(ctx, c.b.vm.audioOr("", "aa-enter-extension"), true)
+		if err != nil {
 			return store.CallCanceled, "caller", true
+		}
+		if d != 0 {
+			cm.unreadDigit(d) // the key that cut the prompt short is the number's first
 		}
 	}
 	number, err := cm.readDigits(ctx, 8, digitTimeout)

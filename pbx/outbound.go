@@ -51,6 +51,21 @@ func pickRule(rules []store.DialRule, number string) (store.DialRule, bool) {
 	return store.DialRule{}, false
 }
 
+// ruleClass is the class of a call to number by its rule. A number in
+// international format ("+44...") that only the catch-all rule (empty
+// prefix) covers can reach any country, so it counts as international
+// whatever that rule says; rules with a "+" prefix class such numbers
+// themselves. Emergency numbers are always "emergency".
+func ruleClass(rule store.DialRule, number string) string {
+	switch {
+	case isEmergency(number):
+		return "emergency"
+	case strings.HasPrefix(number, "+") && rule.Prefix == "":
+		return "international"
+	}
+	return rule.Class
+}
+
 // outboundPlan is how an outside number leaves the PBX.
 type outboundPlan struct {
 	trunk   store.Trunk
@@ -78,10 +93,7 @@ func (b *b2bua) planOutbound(ctx context.Context, ext store.Extension, number st
 	if !ok {
 		return outboundPlan{}, ErrNoRoute
 	}
-	class := rule.Class
-	if isEmergency(number) {
-		class = "emergency"
-	}
+	class := ruleClass(rule, number)
 	if !allowed(ext.Outbound, class) {
 		return outboundPlan{class: class}, fmt.Errorf("%w: %s numbers (extension %s is %s only)", ErrNotAllowed, class, ext.Number, ext.Outbound)
 	}

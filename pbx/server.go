@@ -305,7 +305,7 @@ func (s *Server) TrunkStatus() []trunk.Status { return s.trunks.Status() }
 // handleOptions answers OPTIONS pings (phones and trunks use them as keep-alives).
 func (s *Server) handleOptions(req *sip.Request, tx sip.ServerTransaction) {
 	res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
-	res.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, SUBSCRIBE, NOTIFY, REFER"))
+	res.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, SUBSCRIBE, NOTIFY"))
 	res.AppendHeader(sip.NewHeader("Allow-Events", mwiEvent))
 	res.AppendHeader(sip.NewHeader("Accept", "application/sdp"))
 	if err := tx.Respond(res); err != nil {
@@ -316,7 +316,7 @@ func (s *Server) handleOptions(req *sip.Request, tx sip.ServerTransaction) {
 // handleUnknownMethod answers methods the PBX has no handler for.
 func (s *Server) handleUnknownMethod(req *sip.Request, tx sip.ServerTransaction) {
 	res := sip.NewResponseFromRequest(req, sip.StatusMethodNotAllowed, "Method Not Allowed", nil)
-	res.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, SUBSCRIBE, NOTIFY, REFER"))
+	res.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, SUBSCRIBE, NOTIFY"))
 	if err := tx.Respond(res); err != nil {
 		s.log.Debug("send 405 response", "error", err)
 	}
