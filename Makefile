@@ -33,7 +33,7 @@ FUZZ_TARGETS := ./pbx/sipauth:FuzzVerify ./pbx:FuzzRegister ./pbx:FuzzParseInfoD
 	./pbx/notify:FuzzWebhookVerify ./pbx:FuzzSIPRequest
 FUZZTIME     ?= 15s
 
-.PHONY: build build-whisper run test test-deps vet unit fuzz test-whisper test-packaging deb deb-whisper bench bench-whisper soak clean
+.PHONY: build build-whisper run test test-deps vet unit fuzz test-whisper test-packaging deb deb-whisper bench bench-whisper bench-compare soak clean
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/frontdesk
@@ -128,8 +128,18 @@ test-packaging: deb
 	packaging/check-deb.sh dist/frontdesk_$(DEB_VERSION)_$(DEB_ARCH).deb
 
 bench: test-deps
-	$(GO) test -tags bench -run 'TestBench' -v -count=1 -timeout 30m ./cmd/frontdesk
+	$(GO) test -tags bench -run 'TestBench' -skip 'TestBenchCompare' -v -count=1 -timeout 30m ./cmd/frontdesk
 	$(MAKE) --no-print-directory bench-whisper
+	$(MAKE) --no-print-directory bench-compare
+
+# Frontdesk and Asterisk (Debian sid's package, installed into the sid root
+# on first use) on this machine, with the same SIPp scenarios, extensions
+# and voicemail box, alternating step by step: registrations per second,
+# concurrent 30 s deposits held without loss, CPU per call, and the ratios.
+SID_ASTERISK := asterisk asterisk-core-sounds-en-gsm
+bench-compare: test-deps
+	FRONTDESK_SID_EXTRA='$(SID_ASTERISK)' GO=$(GO) packaging/sidroot.sh asterisk -V
+	$(GO) test -tags bench -run '^TestBenchCompare$$' -v -count=1 -timeout 60m ./cmd/frontdesk
 
 # An hour (FRONTDESK_SOAK=1h, or another Go duration) of voicemail deposits
 # at one call a second while the phones re-register: prints memory,

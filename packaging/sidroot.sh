@@ -15,7 +15,10 @@
 # mounted is unmounted on exit. Go's module and build caches live in the
 # root, so they are warm from the second run on. If FRONTDESK_TEST_MODEL
 # names a model file, it is mounted read-only in the root and the variable
-# points there. Needs root (re-runs itself with sudo).
+# points there. FRONTDESK_SID_EXTRA="pkg ..." installs more Debian packages
+# into the root if they are missing (`make bench-compare` adds asterisk
+# this way) without making the root anew. Needs root (re-runs itself with
+# sudo).
 set -euo pipefail
 
 # A change to this list changes the marker, so an existing root is made anew.
@@ -87,6 +90,23 @@ create_root() {
 	log "root ready in $((SECONDS - t0)) s ($(du -sh --one-file-system "$root" | cut -f1))"
 }
 
+# Installs the packages in FRONTDESK_SID_EXTRA that the root lacks. The
+# mirror's Release file may be past its Valid-Until when the root is old;
+# the packages are still signed, so only that date check is relaxed.
+install_extra() {
+	local missing=() p
+	for p in ${FRONTDESK_SID_EXTRA:-}; do
+		chroot "$root" dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+	done
+	[ ${#missing[@]} -gt 0 ] || return 0
+	log "installing ${missing[*]} into the root"
+	cp -L /etc/resolv.conf "$root/etc/resolv.conf"
+	chroot "$root" /usr/bin/env DEBIAN_FRONTEND=noninteractive sh -c \
+		'apt-get -o Acquire::Check-Valid-Until=false update -qq &&
+		 apt-get -o Acquire::Check-Valid-Until=false install -y -qq --no-install-recommends "$@" >/dev/null' sh "${missing[@]}" ||
+		die "could not install ${missing[*]} into the root"
+}
+
 # ---------------------------------------------------------------------------
 # Inside the private mount namespace: mount, run, unmount.
 if [ "${1:-}" = "--in-namespace" ]; then
@@ -140,7 +160,7 @@ fi
 go_bin="${GO:-go}"
 if [ "$(id -u)" -ne 0 ]; then
 	command -v sudo >/dev/null || die "needs root (or sudo) for debootstrap, chroot and mount"
-	exec sudo --preserve-env=FRONTDESK_SIDROOT,FRONTDESK_TEST_MODEL,FRONTDESK_SID_MIRROR,GO \
+	exec sudo --preserve-env=FRONTDESK_SIDROOT,FRONTDESK_TEST_MODEL,FRONTDESK_SID_MIRROR,FRONTDESK_SID_EXTRA,GO \
 		env PATH="$PATH" "$self" "$@"
 fi
 command -v "$go_bin" >/dev/null || die "no Go on PATH (set GO=/path/to/go)"
@@ -160,6 +180,7 @@ if ! root_complete; then
 	create_root
 fi
 make_stub "$root"
+install_extra
 flock -u 9
 
 exec unshare --mount --propagation private -- "$self" --in-namespace "$@"
