@@ -50,6 +50,8 @@ type b2bua struct {
 	counters *counters
 	// abuse counts failed authentications per source.
 	abuse *abuseGuard
+	// trunks tells which trunks' providers stopped answering (nil: none).
+	trunks trunkHealth
 }
 
 // party is who is calling: an extension, or an outside caller from a trunk.

@@ -43,6 +43,9 @@ func (b *b2bua) clickToCall(ctx, serverCtx context.Context, extension, number, a
 		if err != nil {
 			return 0, err
 		}
+		if why, down := trunkUnreachable(b.trunks, p); down {
+			return 0, fmt.Errorf("%w: trunk %s: %s", ErrTrunkUnreachable, p.trunk.Name, why)
+		}
 		plan = &p
 	}
 	id, err := b.store.StartCall(ctx, store.Call{SIPCallID: "click-to-call", FromNumber: ext.Number, FromName: ext.Name,

@@ -77,6 +77,9 @@ type outboundPlan struct {
 var (
 	ErrNoRoute    = errors.New("no dial rule covers that number")
 	ErrNotAllowed = errors.New("this extension may not call that kind of number")
+	// ErrTrunkUnreachable: the number's trunk has a provider that stopped
+	// answering (see trunkUnreachable).
+	ErrTrunkUnreachable = errors.New("the trunk's provider is not answering")
 )
 
 // planOutbound picks the trunk for an outside number and checks that ext
@@ -108,6 +111,25 @@ func (b *b2bua) planOutbound(ctx context.Context, ext store.Extension, number st
 	return outboundPlan{trunk: trunk, dialled: rule.Prepend + dialled, class: class}, nil
 }
 
+// trunkHealth is what the trunk Keeper tells about a trunk's provider.
+type trunkHealth interface {
+	Unreachable(name string) (why string, down bool)
+}
+
+// trunkUnreachable says whether a planned call must not be sent to its
+// trunk because the provider stopped answering the trunk's REGISTERs (see
+// trunk.Keeper.Unreachable): over UDP its INVITE would go unanswered and
+// the caller would hear nothing for 32 s before a 503, where refusing at
+// once lets the phone say so (Asterisk: CHANUNAVAIL). A dial rule names
+// one trunk, so there is no other to try. Emergency calls are still sent:
+// the registration state may be a retry behind a provider that is back.
+func trunkUnreachable(h trunkHealth, plan outboundPlan) (why string, down bool) {
+	if h == nil || plan.class == "emergency" {
+		return "", false
+	}
+	return h.Unreachable(plan.trunk.Name)
+}
+
 // outbound sends a call to an outside number through the trunk its dial
 // rule names, if the calling extension may call that kind of number.
 func (c *call) outbound(number string) (string, string) {
@@ -130,6 +152,11 @@ func (c *call) outbound(number string) (string, string) {
 		return store.CallFailed, ""
 	}
 	c.log = c.log.With("trunk", plan.trunk.Name, "dialled", plan.dialled, "class", plan.class)
+	if why, down := trunkUnreachable(c.b.trunks, plan); down {
+		c.log.Warn("outbound call refused: trunk unreachable", "reason", why)
+		respond(c.ds, sip.StatusServiceUnavailable, "Trunk Unreachable")
+		return store.CallUnavailable, ""
+	}
 	c.log.Info("outbound call")
 	_ = c.ds.Trying()
 	dc, code, err := c.b.dialTrunk(ctx, c.ds, func() { _ = c.ds.Ringing() }, c.caller, plan.trunk, plan.dialled)

@@ -94,3 +94,40 @@ func TestTrunkCodecs(t *testing.T) {
 		}
 	}
 }
+
+// fakeHealth reports the trunks it lists as unreachable.
+type fakeHealth map[string]string
+
+func (f fakeHealth) Unreachable(name string) (string, bool) {
+	why, down := f[name]
+	return why, down
+}
+
+func TestTrunkUnreachable(t *testing.T) {
+	health := fakeHealth{"dead": "no answer from 192.0.2.1 over udp"}
+	tests := []struct {
+		name   string
+		health trunkHealth
+		trunk  string
+		class  string
+		want   bool
+	}{
+		{"reachable trunk", health, "itsp", "national", false},
+		{"unreachable trunk", health, "dead", "national", true},
+		{"unreachable trunk, international", health, "dead", "international", true},
+		{"unreachable trunk, emergency call still tried", health, "dead", "emergency", false},
+		{"no keeper", nil, "dead", "national", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			plan := outboundPlan{trunk: store.Trunk{Name: tc.trunk}, dialled: "0201234567", class: tc.class}
+			why, down := trunkUnreachable(tc.health, plan)
+			if down != tc.want {
+				t.Fatalf("trunkUnreachable = %v, want %v", down, tc.want)
+			}
+			if down && why != health[tc.trunk] {
+				t.Errorf("why %q, want %q", why, health[tc.trunk])
+			}
+		})
+	}
+}

@@ -217,7 +217,7 @@ func New(cfg Config, st *store.Store) (*Server, error) {
 		cfg.ScheduleClock = time.Now
 	}
 	s.calls = &b2bua{counters: s.counters, abuse: abuse, store: st, auth: auth, dg: dg, log: cfg.Logger, now: time.Now, scheduleClock: cfg.ScheduleClock,
-		vm: s.vm, queues: newQueues(), host: contactHost, mediaIP: mediaIP, externalIP: externalIP}
+		vm: s.vm, queues: newQueues(), host: contactHost, mediaIP: mediaIP, externalIP: externalIP, trunks: s.trunks}
 	s.vm.operator = s.calls.operator
 
 	// diago installed its INVITE/ACK/BYE/CANCEL handlers; the rest are ours.

@@ -91,6 +91,8 @@ func (s *Server) clickToCall(c echo.Context) error {
 		return jsonError(c, http.StatusForbidden, err.Error())
 	case errors.Is(err, pbx.ErrNotRegistered):
 		return jsonError(c, http.StatusConflict, err.Error())
+	case errors.Is(err, pbx.ErrTrunkUnreachable):
+		return jsonError(c, http.StatusServiceUnavailable, err.Error())
 	case errors.Is(err, pbx.ErrNoRoute), errors.Is(err, store.ErrNotFound):
 		return jsonError(c, http.StatusNotFound, err.Error())
 	case err != nil:

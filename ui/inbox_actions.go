@@ -272,6 +272,8 @@ func (s *Server) callbackMessage(c echo.Context, r *msgRequest) error {
 		return jsonError(c, http.StatusForbidden, err.Error())
 	case errors.Is(err, pbx.ErrNotRegistered):
 		return jsonError(c, http.StatusConflict, "your desk phone isn't registered")
+	case errors.Is(err, pbx.ErrTrunkUnreachable):
+		return jsonError(c, http.StatusServiceUnavailable, err.Error())
 	case errors.Is(err, pbx.ErrNoRoute), errors.Is(err, store.ErrNotFound):
 		return jsonError(c, http.StatusNotFound, err.Error())
 	case err != nil:

@@ -571,6 +571,10 @@ func TestInboxCallback(t *testing.T) {
 	if r := e.do("listen", "POST", path, nil); r.code != http.StatusConflict || !strings.Contains(r.errorText(), "desk phone isn't registered") {
 		t.Fatalf("not registered: %d %s", r.code, r.body)
 	}
+	e.dialer.fail(fmt.Errorf("%w: trunk itsp: no answer from 192.0.2.1 over udp", pbx.ErrTrunkUnreachable))
+	if r := e.do("listen", "POST", path, nil); r.code != http.StatusServiceUnavailable || !strings.Contains(r.errorText(), "not answering") {
+		t.Fatalf("trunk unreachable: %d %s", r.code, r.body)
+	}
 	e.dialer.fail(nil)
 
 	st, err := e.st.InboxSettingsOf(ctx, "600")

@@ -3,8 +3,9 @@ package main
 // End-to-end outages of what the PBX depends on, through the real binary:
 //
 //   - the SIP provider of a registering trunk vanishes (its socket closes)
-//     and comes back: calls out fail cleanly meanwhile, everything else
-//     keeps working, and the trunk registers again by itself;
+//     and comes back: once the trunk is seen unreachable calls out are
+//     refused at once (503 Trunk Unreachable), everything else keeps
+//     working, and the trunk registers again by itself;
 //   - the mail server refuses connections, then answers 451, then takes
 //     mail: the voicemail email goes out once, with its recording;
 //   - a webhook receiver answers 500, then drops connections, then 200:
@@ -34,22 +35,33 @@ import (
 	"github.com/frontdesk-pbx/frontdesk/pbx/notify"
 )
 
-// trunkState reads a trunk's registration state from the admin API.
-func trunkState(t *testing.T, srv *frontdeskServer, admin, name string) (state, lastError string) {
+// trunkStatus is a trunk's registration as the admin API shows it.
+type trunkStatus struct {
+	State       string `json:"state"`
+	LastError   string `json:"last_error"`
+	Unreachable bool   `json:"unreachable"`
+}
+
+// trunkStatusOf reads a trunk's registration from the admin API.
+func trunkStatusOf(t *testing.T, srv *frontdeskServer, admin, name string) trunkStatus {
 	t.Helper()
 	var v struct {
-		Status *struct {
-			State     string `json:"state"`
-			LastError string `json:"last_error"`
-		} `json:"status"`
+		Status *trunkStatus `json:"status"`
 	}
 	if code := adminJSON(t, srv, admin, http.MethodGet, "/trunks/"+name, &v); code != http.StatusOK {
 		t.Fatalf("GET /admin/trunks/%s: %d", name, code)
 	}
 	if v.Status == nil {
-		return "", ""
+		return trunkStatus{}
 	}
-	return v.Status.State, v.Status.LastError
+	return *v.Status
+}
+
+// trunkState reads a trunk's registration state from the admin API.
+func trunkState(t *testing.T, srv *frontdeskServer, admin, name string) (state, lastError string) {
+	t.Helper()
+	s := trunkStatusOf(t, srv, admin, name)
+	return s.State, s.LastError
 }
 
 // waitTrunkState polls the admin API until the trunk is in state and
@@ -102,10 +114,11 @@ func leaveMessage(t *testing.T, srv *frontdeskServer, ext, box string) int64 {
 // TestOutageTrunkProviderGoneAndBack: trunk "itsp" registers (UDP) to the
 // provider, which grants 4 s, so the server refreshes every 2 s. A call out
 // goes through. The provider vanishes: the admin API shows the trunk
-// failed; a call out meanwhile gets a final error (not a hang) while
-// /healthz and voicemail keep working; the provider comes back on the same
-// address: the trunk registers again within its backoff and a call out is
-// answered by the provider.
+// failed and unreachable (its REGISTER got no answer); a call out meanwhile
+// is refused by the PBX itself with 503 Trunk Unreachable, without an
+// INVITE into the void, while /healthz and voicemail keep working; the
+// provider comes back on the same address: the trunk registers again
+// within its backoff and a call out is answered by the provider.
 func TestOutageTrunkProviderGoneAndBack(t *testing.T) {
 	const number = "0201234567"
 	srv := startServer(t, "")
@@ -137,13 +150,13 @@ func TestOutageTrunkProviderGoneAndBack(t *testing.T) {
 	provider.Stop()
 	gone := time.Now()
 	down := waitTrunkState(t, srv, admin, "itsp", "failed", 40*time.Second)
-	if _, lastErr := trunkState(t, srv, admin, "itsp"); !strings.Contains(lastErr, "no answer") {
-		t.Errorf("trunk's last error %q, want it to say there was no answer", lastErr)
+	if st := trunkStatusOf(t, srv, admin, "itsp"); !strings.Contains(st.LastError, "no answer") || !st.Unreachable {
+		t.Errorf("trunk status %+v, want it unreachable, its last error saying there was no answer", st)
 	}
 	t.Logf("trunk seen failed %v after the provider vanished", down.Round(100*time.Millisecond))
 
-	// A call out during the outage ends with an error response, and the
-	// rest of the PBX serves meanwhile.
+	// A call out during the outage is refused by the PBX itself (the trunk
+	// is unreachable), and the rest of the PBX serves meanwhile.
 	type result struct {
 		err  error
 		took time.Duration
@@ -167,17 +180,22 @@ func TestOutageTrunkProviderGoneAndBack(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatalf("a call out during the outage got no final answer within 60 s")
 	}
-	code := refusalCode(r.err)
 	t.Logf("call out during the outage: %v after %v", r.err, r.took.Round(100*time.Millisecond))
-	if r.err == nil || code < 400 {
-		t.Errorf("call out during the outage: %v (status %d), want an error response", r.err, code)
+	// Not the INVITE-into-the-void path (SIP timer B, 32 s of silence, then
+	// "503 Service Unavailable"): the PBX refuses before sending anything.
+	if res, ok := dialRefusal(r.err); !ok || res.StatusCode != 503 || res.Reason != "Trunk Unreachable" {
+		t.Errorf("call out during the outage: %v, want 503 Trunk Unreachable", r.err)
 	}
-	// Over UDP nothing tells the PBX the provider is gone: its INVITE
-	// times out (SIP timer B, 32 s) and the caller then gets 503. Later
-	// than that is a hang.
-	if r.took > 45*time.Second {
-		t.Errorf("the caller waited %v for the failure, want at most SIP timer B (32 s) and a margin", r.took)
+	log := srv.Log()
+	if !regexp.MustCompile(`msg="outbound call refused: trunk unreachable" .*trunk=itsp .*reason="no answer from `).MatchString(log) {
+		t.Errorf("server log has no \"outbound call refused: trunk unreachable\" line for itsp with the reason")
 	}
+	if strings.Contains(log, `msg="outbound call not answered"`) {
+		t.Errorf("the PBX sent the call to the unreachable trunk (\"outbound call not answered\" in the log)")
+	}
+	waitCallRow(t, srv.DataDir, "to "+number+" refused as unavailable", func(c callLogRow) bool {
+		return c.ToNumber == number && c.Status == "unavailable"
+	})
 	if !healthy(srv) {
 		t.Errorf("/healthz failed after the failed call")
 	}
@@ -196,7 +214,7 @@ func TestOutageTrunkProviderGoneAndBack(t *testing.T) {
 	if n := provider.invitesFor(number); n != 1 {
 		t.Errorf("after the outage the provider got %d INVITEs for %s, want 1", n, number)
 	}
-	log := srv.Log()
+	log = srv.Log()
 	for _, re := range []string{`msg="trunk registration failed" trunk=itsp`, `msg="trunk registered" trunk=itsp`} {
 		if n := len(regexp.MustCompile(re).FindAllString(log, -1)); n == 0 {
 			t.Errorf("server log has no %s", re)

@@ -105,11 +105,21 @@ func (s *session) request(expires int) *sip.Request {
 type failure struct {
 	msg        string
 	retryAfter time.Duration // the provider's Retry-After, if any
+	// unanswered: no response came at all (timeout, transport error), as
+	// opposed to the provider answering with an error.
+	unanswered bool
 }
 
 func (f *failure) Error() string { return f.msg }
 
 func failf(format string, args ...any) error { return &failure{msg: fmt.Sprintf(format, args...)} }
+
+// unanswered says whether a REGISTER failed without any answer from the
+// provider (see Status.Unreachable).
+func unanswered(err error) bool {
+	var f *failure
+	return errors.As(err, &f) && f.unanswered
+}
 
 // retryAfter is the wait the provider asked for, or 0.
 func retryAfter(err error) time.Duration {
@@ -188,11 +198,11 @@ func (k *Keeper) do(ctx context.Context, s *session, req *sip.Request) (*sip.Res
 	case err == nil:
 		return res, nil
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, sip.ErrTransactionTimeout):
-		return nil, failf("no answer from %s over %s", s.host, strings.ToLower(s.transport))
+		return nil, &failure{msg: fmt.Sprintf("no answer from %s over %s", s.host, strings.ToLower(s.transport)), unanswered: true}
 	case ctx.Err() != nil:
 		return nil, ctx.Err()
 	}
-	return nil, failf("send REGISTER to %s: %v", s.host, err)
+	return nil, &failure{msg: fmt.Sprintf("send REGISTER to %s: %v", s.host, err), unanswered: true}
 }
 
 // localPort lets a TCP connection to the provider be dialled from the PBX's

@@ -40,9 +40,13 @@ const (
 
 // Defaults for the Keeper's tunables.
 const (
-	DefaultPoll              = 3 * time.Second
-	DefaultBackoffMin        = 5 * time.Second
-	DefaultBackoffMax        = 5 * time.Minute
+	DefaultPoll       = 3 * time.Second
+	DefaultBackoffMin = 5 * time.Second
+	DefaultBackoffMax = 5 * time.Minute
+	// UnreachableRetryMax bounds the wait between REGISTERs while the
+	// provider answers nothing: calls through the trunk are refused
+	// meanwhile, and it may be back long before the backoff's maximum.
+	UnreachableRetryMax      = time.Minute
 	DefaultTimeout           = 10 * time.Second
 	DefaultUnregisterTimeout = 2 * time.Second
 	DefaultUserAgent         = "Frontdesk"
@@ -59,6 +63,11 @@ type Status struct {
 	// Expires is when the provider's binding lapses unless refreshed (zero
 	// when never registered).
 	Expires time.Time `json:"expires,omitzero"`
+	// Unreachable is set when the last REGISTER got no answer at all (timed
+	// out, or could not be sent): outbound calls skip the trunk rather than
+	// INVITE into the void. An error answer (401, 403, 503...) proves the
+	// provider is up, so it does not count.
+	Unreachable bool `json:"unreachable,omitempty"`
 	// Attempts counts the REGISTERs that failed in a row (0 when registered).
 	Attempts int `json:"attempts"`
 	// NextAttempt is when the next REGISTER (refresh or retry) leaves.
@@ -126,6 +135,25 @@ func New(st *store.Store, client *sipgo.Client, contactHost string, contactPort 
 		reload: make(chan struct{}, 1),
 		trunks: make(map[string]*entry),
 	}
+}
+
+// Unreachable says whether calls through the named trunk should not be
+// tried, and why: it registers, and its provider did not answer the last
+// REGISTER at all. Over UDP nothing else tells that the provider is gone,
+// so an INVITE would only time out (32 s of silence for the caller). Peers,
+// trunks whose provider answered (even with an error) and trunks not
+// registered yet are reachable. A nil Keeper knows of no unreachable trunk.
+func (k *Keeper) Unreachable(name string) (why string, down bool) {
+	if k == nil {
+		return "", false
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	e := k.trunks[name]
+	if e == nil || e.trunk.Mode != ModeRegister || !e.status.Unreachable {
+		return "", false
+	}
+	return e.status.LastError, true
 }
 
 // Run follows the trunks table until ctx ends, then un-REGISTERs every trunk
@@ -283,10 +311,7 @@ func (k *Keeper) keep(ctx context.Context, e *entry, t store.Trunk) {
 			k.registered(e, t, granted, wait)
 		} else {
 			failures++
-			wait = k.backoff(failures)
-			if ra := retryAfter(err); ra > wait {
-				wait = min(ra, cmp.Or(k.BackoffMax, DefaultBackoffMax))
-			}
+			wait = k.retryWait(failures, err)
 			k.failed(e, t, err, failures, wait)
 		}
 		timer := time.NewTimer(wait)
@@ -315,6 +340,7 @@ func (k *Keeper) registered(e *entry, t store.Trunk, granted, wait time.Duration
 	was := e.status.State
 	e.status.State = StateRegistered
 	e.status.LastError = ""
+	e.status.Unreachable = false
 	e.status.Attempts = 0
 	e.status.Expires = now.Add(granted)
 	e.status.NextAttempt = now.Add(wait)
@@ -336,15 +362,31 @@ func (k *Keeper) failed(e *entry, t store.Trunk, err error, attempts int, wait t
 	changed := e.status.State != StateFailed || e.status.LastError != msg
 	e.status.State = StateFailed
 	e.status.LastError = msg
+	e.status.Unreachable = unanswered(err)
 	e.status.Attempts = attempts
 	e.status.NextAttempt = now.Add(wait)
 	k.mu.Unlock()
-	args := []any{"trunk", t.Name, "host", t.Host, "error", msg, "attempts", attempts, "retry_in", wait.Round(time.Millisecond).String()}
+	args := []any{"trunk", t.Name, "host", t.Host, "error", msg, "attempts", attempts, "retry_in", wait.Round(time.Millisecond).String(),
+		"unreachable", unanswered(err)}
 	if changed {
 		k.log.Warn("trunk registration failed", args...)
 		return
 	}
 	k.log.Debug("trunk registration failed again", args...)
+}
+
+// retryWait is the wait before the next REGISTER after failures in a row,
+// the last with err: the backoff, or longer if the provider asked for it
+// (Retry-After), but at most UnreachableRetryMax while it answers nothing.
+func (k *Keeper) retryWait(failures int, err error) time.Duration {
+	wait := k.backoff(failures)
+	if ra := retryAfter(err); ra > wait {
+		wait = min(ra, cmp.Or(k.BackoffMax, DefaultBackoffMax))
+	}
+	if unanswered(err) {
+		wait = min(wait, UnreachableRetryMax)
+	}
+	return wait
 }
 
 // backoff is the wait after the given number of failures in a row:

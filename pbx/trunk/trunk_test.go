@@ -398,10 +398,104 @@ func TestProviderDownThenUp(t *testing.T) {
 	if s.LastError != "no answer from "+addr+" over udp" {
 		t.Errorf("last error %q, want no answer", s.LastError)
 	}
+	if why, down := k.Unreachable("itsp"); !s.Unreachable || !down || why != s.LastError {
+		t.Errorf("status unreachable %v, Unreachable = %q, %v: want the trunk unreachable for its last error", s.Unreachable, why, down)
+	}
 	p := startProvider(t, port, 60)
-	waitState(t, k, "itsp", StateRegistered, 6*time.Second)
+	s = waitState(t, k, "itsp", StateRegistered, 6*time.Second)
 	if n := len(p.requests("good")); n != 1 {
 		t.Errorf("provider saw %d good REGISTERs, want 1", n)
+	}
+	if _, down := k.Unreachable("itsp"); down || s.Unreachable {
+		t.Errorf("registered again but still unreachable")
+	}
+}
+
+// TestTCPRefusedIsUnreachable: a TCP trunk whose provider refuses the
+// connection failed without an answer, so it is unreachable; a provider
+// answering 403 is not.
+func TestTCPRefusedIsUnreachable(t *testing.T) {
+	probe, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := probe.Addr().String()
+	probe.Close()
+	p := startProvider(t, 0, 60)
+	k, st := startKeeper(t, nil)
+	addTrunk(t, st, store.Trunk{Name: "gone", Mode: ModeRegister, Host: addr, Transport: "tcp", Username: trunkUser, Password: trunkPass})
+	addTrunk(t, st, registerTrunk("refusing", p, "not-the-password"))
+	gone := waitState(t, k, "gone", StateFailed, 5*time.Second)
+	if !strings.HasPrefix(gone.LastError, "send REGISTER to "+addr) || !gone.Unreachable {
+		t.Errorf("status %+v: want a send error, unreachable", gone)
+	}
+	refusing := waitState(t, k, "refusing", StateFailed, 5*time.Second)
+	if refusing.Unreachable {
+		t.Errorf("status %+v: a provider answering 403 is reachable", refusing)
+	}
+	if _, down := k.Unreachable("refusing"); down {
+		t.Errorf("Unreachable(refusing) = true, want false")
+	}
+}
+
+// TestUnreachable: the outcomes of a trunk's REGISTERs, in order, and
+// whether calls through it are then to be refused.
+func TestUnreachable(t *testing.T) {
+	noAnswer := &failure{msg: "no answer from 192.0.2.1 over udp", unanswered: true}
+	sendErr := &failure{msg: "send REGISTER to 192.0.2.1:5060: dial tcp: connection refused", unanswered: true}
+	refused := &failure{msg: "192.0.2.1 answered 503 Service Unavailable"}
+	badAuth := &failure{msg: "192.0.2.1 refused the credentials of 1001: 403 Forbidden (wrong username or password?)"}
+	ok := error(nil)
+	tests := []struct {
+		name     string
+		mode     string
+		outcomes []error // nil: registered
+		want     bool
+	}{
+		{"peer", ModePeer, nil, false},
+		{"first REGISTER under way", ModeRegister, nil, false},
+		{"registered", ModeRegister, []error{ok}, false},
+		{"no answer", ModeRegister, []error{noAnswer}, true},
+		{"registered, then no answer", ModeRegister, []error{ok, noAnswer}, true},
+		{"transport error", ModeRegister, []error{sendErr}, true},
+		{"no answer, then registered again", ModeRegister, []error{noAnswer, noAnswer, ok}, false},
+		{"provider answers 503", ModeRegister, []error{refused}, false},
+		{"provider refuses credentials", ModeRegister, []error{badAuth}, false},
+		{"no answer, then an error answer", ModeRegister, []error{noAnswer, refused}, false},
+		{"an error answer, then no answer", ModeRegister, []error{badAuth, noAnswer}, true},
+		{"bad settings", ModeRegister, []error{fmt.Errorf("trunk x: no username to register")}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			k := New(nil, nil, "127.0.0.1", 5060, slog.New(slog.DiscardHandler), nil)
+			tr := store.Trunk{Name: "itsp", Mode: tc.mode, Host: "192.0.2.1"}
+			e := &entry{trunk: tr, status: Status{Name: tr.Name, Mode: tr.Mode, State: StatePeer}}
+			if tc.mode == ModeRegister {
+				e.status.State = StateRegistering
+			}
+			k.trunks[tr.Name] = e
+			for i, err := range tc.outcomes {
+				if err == nil {
+					k.registered(e, tr, time.Minute, 30*time.Second)
+				} else {
+					k.failed(e, tr, err, i+1, time.Second)
+				}
+			}
+			why, down := k.Unreachable("itsp")
+			if down != tc.want {
+				t.Fatalf("Unreachable = %v (status %+v), want %v", down, e.status, tc.want)
+			}
+			if down && why != tc.outcomes[len(tc.outcomes)-1].Error() {
+				t.Errorf("why %q, want the last error", why)
+			}
+			if _, down := k.Unreachable("other"); down {
+				t.Errorf("a trunk the Keeper does not follow is unreachable")
+			}
+		})
+	}
+	var none *Keeper
+	if _, down := none.Unreachable("itsp"); down {
+		t.Errorf("a nil Keeper reports an unreachable trunk")
 	}
 }
 
@@ -594,5 +688,31 @@ func TestSplitHost(t *testing.T) {
 		if _, _, err := SplitHost(in); err == nil {
 			t.Errorf("SplitHost(%q) accepted", in)
 		}
+	}
+}
+
+// TestRetryWait: an unreachable provider is tried again at least once a
+// minute (calls are refused meanwhile); one that answers with an error
+// backs off to the maximum.
+func TestRetryWait(t *testing.T) {
+	noAnswer := &failure{msg: "no answer from 192.0.2.1 over udp", unanswered: true}
+	refused := &failure{msg: "192.0.2.1 answered 503 Service Unavailable"}
+	tests := []struct {
+		name     string
+		failures int
+		err      error
+		lo, hi   time.Duration
+	}{
+		{"first failure, no answer", 1, noAnswer, 4500 * time.Millisecond, 5500 * time.Millisecond},
+		{"tenth failure, no answer", 10, noAnswer, UnreachableRetryMax, UnreachableRetryMax},
+		{"tenth failure, an error answer", 10, refused, 270 * time.Second, DefaultBackoffMax},
+	}
+	k := New(nil, nil, "127.0.0.1", 5060, slog.New(slog.DiscardHandler), nil)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := k.retryWait(tc.failures, tc.err); got < tc.lo || got > tc.hi {
+				t.Errorf("retryWait(%d, %v) = %v, want %v to %v", tc.failures, tc.err, got, tc.lo, tc.hi)
+			}
+		})
 	}
 }
