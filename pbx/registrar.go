@@ -75,7 +75,7 @@ func (r *registrar) register(ctx context.Context, req *sip.Request) *sip.Respons
 		if errors.Is(err, sipauth.ErrNoCredentials) && r.abuse.tracks(req.Source()) {
 			// Scanners probe for extensions: the answer is the same
 			// challenge, but the probe counts against the source.
-			if _, err := r.store.Extension(ctx, ext); errors.Is(err, store.ErrNotFound) {
+			if exists, err := r.store.ExtensionExists(ctx, ext); err == nil && !exists {
 				r.abuse.fail(req.Source(), failUnknownUser)
 			}
 		}
@@ -103,7 +103,7 @@ func (r *registrar) register(ctx context.Context, req *sip.Request) *sip.Respons
 	}
 
 	// 200 OK lists every current binding of the extension (RFC 3261 10.3 step 8).
-	bindings, err := r.store.Bindings(ctx, ext, now)
+	bindings, err := r.store.BindingContacts(ctx, ext, now)
 	if err != nil {
 		r.log.Error("list registrations", "extension", ext, "error", err)
 		return sip.NewResponseFromRequest(req, sip.StatusInternalServerError, "Server Error", nil)
@@ -225,11 +225,11 @@ func deviceURI(b store.Binding) (sip.Uri, error) {
 // secretsLookup adapts the store for sipauth.
 func secretsLookup(ctx context.Context, st *store.Store) sipauth.Lookup {
 	return func(user string) (sipauth.Secrets, bool) {
-		e, err := st.Extension(ctx, user)
+		c, err := st.ExtensionCredentials(ctx, user)
 		if err != nil {
 			return sipauth.Secrets{}, false
 		}
-		return sipauth.Secrets{HA1MD5: e.HA1MD5, HA1SHA256: e.HA1SHA256}, true
+		return sipauth.Secrets{HA1MD5: c.HA1MD5, HA1SHA256: c.HA1SHA256}, true
 	}
 }
 

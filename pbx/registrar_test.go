@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -193,4 +194,99 @@ func FuzzRegister(f *testing.F) {
 			t.Fatalf("unauthenticated REGISTER got %v", res)
 		}
 	})
+}
+
+// registerAuthenticated sends a REGISTER for 101, answers its challenge and
+// returns the final response.
+func registerAuthenticated(t *testing.T, r *registrar, cseq int, lines ...string) *sip.Response {
+	t.Helper()
+	ctx := context.Background()
+	ch := r.register(ctx, registerRequest(t, "101", cseq, lines...))
+	if ch.StatusCode != 401 {
+		t.Fatalf("first REGISTER: %s", ch.StartLine())
+	}
+	return r.register(ctx, registerRequest(t, "101", cseq+1, append([]string{authorize(t, ch, sipauth.MD5, "101", "secret101")}, lines...)...))
+}
+
+// Registrations are in the database: a restarted server still knows where
+// each phone is, until the registration expires.
+func TestRegistrationSurvivesRestart(t *testing.T) {
+	ctx := context.Background()
+	r, st := newTestRegistrar(t)
+	now := time.Now().Truncate(time.Second)
+	r.now = func() time.Time { return now }
+	if res := registerAuthenticated(t, r, 1, "Contact: <sip:101@192.168.1.20:5062>", "Expires: 600", "User-Agent: desk phone"); res.StatusCode != 200 {
+		t.Fatalf("register: %s", res.StartLine())
+	}
+	dir := filepath.Dir(st.Path())
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	reopened, err := store.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reopened.Close()
+	bs, err := reopened.Bindings(ctx, "101", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := store.Binding{Extension: "101", Contact: "sip:101@192.168.1.20:5062", Transport: "udp", Source: "203.0.113.7:40000",
+		CallID: "reg-101", CSeq: 2, UserAgent: "desk phone", ExpiresAt: now.Add(600 * time.Second).UTC()}
+	if len(bs) != 1 || bs[0] != want {
+		t.Fatalf("after reopening: %+v, want [%+v]", bs, want)
+	}
+}
+
+// A refresh of the same contact moves its expiry, in the database and in the
+// 200 OK, and keeps one binding.
+func TestRefreshUpdatesExpiry(t *testing.T) {
+	ctx := context.Background()
+	r, st := newTestRegistrar(t)
+	now := time.Now().Truncate(time.Second)
+	r.now = func() time.Time { return now }
+	contact := "Contact: <sip:101@192.168.1.20:5062>"
+	if res := registerAuthenticated(t, r, 1, contact, "Expires: 600"); res.StatusCode != 200 {
+		t.Fatalf("register: %s", res.StartLine())
+	}
+	now = now.Add(5 * time.Minute)
+	res := registerAuthenticated(t, r, 3, contact, "Expires: 3600")
+	if res.StatusCode != 200 {
+		t.Fatalf("refresh: %s", res.StartLine())
+	}
+	if cs := res.GetHeaders("Contact"); len(cs) != 1 || !strings.HasSuffix(cs[0].Value(), ";expires=3600") {
+		t.Fatalf("200 OK Contact headers: %v", cs)
+	}
+	bs, err := st.Bindings(ctx, "101", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bs) != 1 || !bs[0].ExpiresAt.Equal(now.Add(time.Hour)) || bs[0].CSeq != 4 {
+		t.Fatalf("after refresh: %+v, want one binding expiring at %v with CSeq 4", bs, now.Add(time.Hour))
+	}
+}
+
+// Unauthenticated REGISTERs for extensions that don't exist count against
+// their source (scanners probing for extensions); for real ones they don't.
+func TestProbesForUnknownExtensionsCount(t *testing.T) {
+	ctx := context.Background()
+	r, _ := newTestRegistrar(t)
+	g, _, _ := testGuard(AbuseConfig{BlockAfter: 3})
+	r.abuse = g
+	for cseq := range 5 {
+		if res := r.register(ctx, registerRequest(t, "101", cseq+1, "Contact: <sip:101@192.168.1.20:5062>")); res.StatusCode != 401 {
+			t.Fatalf("REGISTER for 101: %s", res.StartLine())
+		}
+	}
+	if b := g.blockedSources(); len(b) != 0 {
+		t.Fatalf("blocked for challenges to a real extension: %+v", b)
+	}
+	for cseq := range 3 {
+		if res := r.register(ctx, registerRequest(t, "999", cseq+1, "Contact: <sip:999@192.168.1.20:5062>")); res.StatusCode != 401 {
+			t.Fatalf("REGISTER for 999: %s", res.StartLine())
+		}
+	}
+	if b := g.blockedSources(); len(b) != 1 || b[0].Reason != failUnknownUser {
+		t.Fatalf("after 3 probes for an unknown extension: %+v, want the source blocked", b)
+	}
 }

@@ -69,6 +69,29 @@ func (s *Store) Bindings(ctx context.Context, extension string, now time.Time) (
 	return out, rows.Err()
 }
 
+// BindingContacts is Bindings with only Contact and ExpiresAt set: what a
+// REGISTER's 200 OK lists. SQLite parses every query afresh, and this one,
+// run for every registration, is cheaper for naming two columns, not eight.
+func (s *Store) BindingContacts(ctx context.Context, extension string, now time.Time) ([]Binding, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT contact, expires_at FROM bindings
+		WHERE extension = ? AND expires_at > ? ORDER BY updated_at DESC`, extension, now.Unix())
+	if err != nil {
+		return nil, fmt.Errorf("list registrations of %s: %w", extension, err)
+	}
+	defer rows.Close()
+	var out []Binding
+	for rows.Next() {
+		b := Binding{Extension: extension}
+		var exp int64
+		if err := rows.Scan(&b.Contact, &exp); err != nil {
+			return nil, fmt.Errorf("list registrations of %s: %w", extension, err)
+		}
+		b.ExpiresAt = time.Unix(exp, 0).UTC()
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
 // DeleteExpiredBindings removes registrations that expired before now.
 func (s *Store) DeleteExpiredBindings(ctx context.Context, now time.Time) (int64, error) {
 	res, err := s.db.ExecContext(ctx, `DELETE FROM bindings WHERE expires_at <= ?`, now.Unix())

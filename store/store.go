@@ -86,6 +86,10 @@ func Open(ctx context.Context, dataDir string) (*Store, error) {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	read.SetMaxOpenConns(8)
+	// Keep them open: database/sql keeps 2 idle by default, so with more
+	// readers busy at once every query past the second opened a connection
+	// (file open, pragmas, parsing the whole schema) and closed it after.
+	read.SetMaxIdleConns(8)
 	s := &Store{db: db, read: read, path: path}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
