@@ -139,8 +139,10 @@ func (m *callMedia) record(sink func([]int16)) (stop func()) {
 // errHangup means the caller hung up.
 var errHangup = errors.New("caller hung up")
 
-// play plays audio; a digit pressed meanwhile stops it and is returned (and
-// stays unread) when interruptible. It returns errHangup when the call ends.
+// play plays audio; when interruptible, a digit pressed meanwhile stops it
+// and is returned, taken off the queue (unreadDigit puts it back for a
+// caller that wants it as the first of a number). It returns errHangup when
+// the call ends.
 func (m *callMedia) play(ctx context.Context, a media.Audio, interruptible bool) (rune, error) {
 	pb, err := m.ds.PlaybackCreate()
 	if err != nil {
