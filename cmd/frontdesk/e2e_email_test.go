@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -33,58 +34,95 @@ type e2eMail struct {
 // and sends every accepted mail to the returned channel.
 func startLoopbackSMTP(t *testing.T, port int) <-chan e2eMail {
 	t.Helper()
+	return startFlakySMTP(t, port, 0).got
+}
+
+// flakySMTP is a loopback SMTP server whose first fail sessions are
+// turned down with 451 at MAIL FROM; later ones take the mail.
+type flakySMTP struct {
+	mu       sync.Mutex
+	sessions int
+	refused  int
+	mails    []e2eMail
+	got      chan e2eMail
+}
+
+func startFlakySMTP(t *testing.T, port, fail int) *flakySMTP {
+	t.Helper()
 	ln, err := net.Listen("tcp4", "127.0.0.1:"+strconv.Itoa(port))
 	if err != nil {
 		t.Fatalf("SMTP server on port %d: %v", port, err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	got := make(chan e2eMail, 8)
+	s := &flakySMTP{got: make(chan e2eMail, 8)}
 	go func() {
 		for {
 			conn, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			go func() {
-				defer conn.Close()
-				conn.SetDeadline(time.Now().Add(30 * time.Second))
-				tp := textproto.NewConn(conn)
-				tp.PrintfLine("220 test ESMTP")
-				var m e2eMail
-				for {
-					line, err := tp.ReadLine()
-					if err != nil {
-						return
-					}
-					verb, arg, _ := strings.Cut(line, " ")
-					switch strings.ToUpper(verb) {
-					case "EHLO", "HELO":
-						tp.PrintfLine("250-test\r\n250 8BITMIME")
-					case "MAIL":
-						from, _, _ := strings.Cut(strings.TrimPrefix(arg, "FROM:"), " ")
-						m = e2eMail{From: strings.Trim(from, "<>")}
-						tp.PrintfLine("250 ok")
-					case "RCPT":
-						m.To = strings.Trim(strings.TrimPrefix(arg, "TO:"), "<>")
-						tp.PrintfLine("250 ok")
-					case "DATA":
-						tp.PrintfLine("354 go ahead")
-						if m.Data, err = tp.ReadDotBytes(); err != nil {
-							return
-						}
-						got <- m
-						tp.PrintfLine("250 queued")
-					case "QUIT":
-						tp.PrintfLine("221 bye")
-						return
-					default: // RSET, NOOP
-						tp.PrintfLine("250 ok")
-					}
-				}
-			}()
+			s.mu.Lock()
+			s.sessions++
+			refuse := s.sessions <= fail
+			s.mu.Unlock()
+			go s.serve(conn, refuse)
 		}
 	}()
-	return got
+	return s
+}
+
+func (s *flakySMTP) serve(conn net.Conn, refuse bool) {
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	tp := textproto.NewConn(conn)
+	tp.PrintfLine("220 test ESMTP")
+	var m e2eMail
+	for {
+		line, err := tp.ReadLine()
+		if err != nil {
+			return
+		}
+		verb, arg, _ := strings.Cut(line, " ")
+		switch strings.ToUpper(verb) {
+		case "EHLO", "HELO":
+			tp.PrintfLine("250-test\r\n250 8BITMIME")
+		case "MAIL":
+			if refuse {
+				s.mu.Lock()
+				s.refused++
+				s.mu.Unlock()
+				tp.PrintfLine("451 4.3.0 mailbox temporarily unavailable, try again later")
+				continue
+			}
+			from, _, _ := strings.Cut(strings.TrimPrefix(arg, "FROM:"), " ")
+			m = e2eMail{From: strings.Trim(from, "<>")}
+			tp.PrintfLine("250 ok")
+		case "RCPT":
+			m.To = strings.Trim(strings.TrimPrefix(arg, "TO:"), "<>")
+			tp.PrintfLine("250 ok")
+		case "DATA":
+			tp.PrintfLine("354 go ahead")
+			if m.Data, err = tp.ReadDotBytes(); err != nil {
+				return
+			}
+			s.mu.Lock()
+			s.mails = append(s.mails, m)
+			s.mu.Unlock()
+			s.got <- m
+			tp.PrintfLine("250 queued")
+		case "QUIT":
+			tp.PrintfLine("221 bye")
+			return
+		default:
+			tp.PrintfLine("250 ok")
+		}
+	}
+}
+
+func (s *flakySMTP) counts() (sessions, refused, mails int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sessions, s.refused, len(s.mails)
 }
 
 // smtpShow is `smtp show --json`.

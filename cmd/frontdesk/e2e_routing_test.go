@@ -16,7 +16,6 @@ package main
 // Everything runs on 127.0.0.1.
 
 import (
-	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -31,7 +30,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emiago/diago"
 	"github.com/emiago/diago/audio"
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
@@ -293,31 +291,10 @@ func ulawTone(t testing.TB, hz float64, dur time.Duration) []byte {
 func (p *goPhone) dialTalking(number string, hz float64) *goCall {
 	p.t.Helper()
 	tone := ulawTone(p.t, hz, time.Second)
-	recipient := p.server
-	recipient.User = number
-	from := &sip.FromHeader{Address: p.aor(p.user), Params: sip.NewParams()}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	d, err := p.dg.Invite(ctx, recipient, diago.InviteOptions{
-		Username: p.user, Password: p.password, Headers: []sip.Header{from},
-	})
+	c, err := p.invite(number, 10*time.Second, func(c *goCall) { c.talk(tone) })
 	if err != nil {
 		p.t.Fatalf("go phone %s: calling %s: %v", p.user, number, err)
 	}
-	c := &goCall{p: p, d: d, stop: make(chan struct{})}
-	if c.dtmf, err = d.AudioWriterDTMF(); err != nil {
-		d.Close()
-		p.t.Fatalf("go phone %s: %v", p.user, err)
-	}
-	r, err := d.AudioReader()
-	if err != nil {
-		d.Close()
-		p.t.Fatalf("go phone %s: %v", p.user, err)
-	}
-	p.t.Cleanup(c.close)
-	c.done.Add(2)
-	go c.receive(r)
-	go c.talk(tone)
 	p.t.Logf("go phone %s: call to %s answered", p.user, number)
 	return c
 }
@@ -325,7 +302,6 @@ func (p *goPhone) dialTalking(number string, hz float64) *goCall {
 // talk sends the looped tone, 20 ms per packet, until the call ends; key
 // presses are interleaved by the DTMF writer.
 func (c *goCall) talk(tone []byte) {
-	defer c.done.Done()
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for i := 0; ; i = (i + 160) % len(tone) {

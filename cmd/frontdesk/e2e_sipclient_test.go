@@ -330,13 +330,19 @@ func (p *goPhone) tryDial(number string) (*goCall, error) {
 // receiver and send (which writes the call's audio until c.stop) as the
 // call's two goroutines.
 func (p *goPhone) invite(number string, timeout time.Duration, send func(c *goCall)) (*goCall, error) {
+	return p.inviteAs(p.aor(p.user), number, timeout, send)
+}
+
+// inviteAs is invite with the From address of our choosing (the digest
+// credentials stay the phone's own).
+func (p *goPhone) inviteAs(from sip.Uri, number string, timeout time.Duration, send func(c *goCall)) (*goCall, error) {
 	recipient := p.server
 	recipient.User = number
-	from := &sip.FromHeader{Address: p.aor(p.user), Params: sip.NewParams()}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	d, err := p.dg.Invite(ctx, recipient, diago.InviteOptions{
-		Username: p.user, Password: p.password, Headers: []sip.Header{from},
+		Username: p.user, Password: p.password,
+		Headers: []sip.Header{&sip.FromHeader{Address: from, Params: sip.NewParams()}},
 	})
 	if err != nil {
 		return nil, err

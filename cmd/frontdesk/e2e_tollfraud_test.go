@@ -210,43 +210,15 @@ func (p *tollProvider) CallInTalking(number, callerNumber string, hz float64) (*
 	return inviteFrom(p.caller, number, sip.Uri{Scheme: "sip", User: callerNumber, Host: "127.0.0.1"}, 10*time.Second, hz)
 }
 
-// inviteFrom is goPhone.invite with a From of our choosing (the digest
-// credentials stay the phone's own); once answered the caller sends a tone
-// of hz (silence when 0: the voicemail drops silent messages).
+// inviteFrom is goPhone.inviteAs for a caller who, once answered, sends a
+// tone of hz (silence when 0: the voicemail drops silent messages).
 func inviteFrom(p *goPhone, number string, from sip.Uri, timeout time.Duration, hz float64) (*goCall, error) {
-	recipient := p.server
-	recipient.User = number
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	d, err := p.dg.Invite(ctx, recipient, diago.InviteOptions{
-		Username: p.user, Password: p.password,
-		Headers: []sip.Header{&sip.FromHeader{Address: from, Params: sip.NewParams()}},
-	})
-	if err != nil {
-		return nil, err
-	}
-	c := &goCall{p: p, d: d, stop: make(chan struct{})}
-	if c.dtmf, err = d.AudioWriterDTMF(); err != nil {
-		d.Close()
-		return nil, err
-	}
-	r, err := d.AudioReader()
-	if err != nil {
-		d.Close()
-		return nil, err
-	}
-	p.t.Cleanup(c.close)
-	c.done.Add(2)
-	go c.receive(r)
+	send := (*goCall).send
 	if hz > 0 {
-		go c.talk(ulawTone(p.t, hz, time.Second))
-	} else {
-		go func() {
-			defer c.done.Done()
-			c.send()
-		}()
+		tone := ulawTone(p.t, hz, time.Second)
+		send = func(c *goCall) { c.talk(tone) }
 	}
-	return c, nil
+	return p.inviteAs(from, number, timeout, send)
 }
 
 // refusalCode is the final status of a call that was not answered (0 when
