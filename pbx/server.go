@@ -83,6 +83,9 @@ type Server struct {
 	counters *counters
 	// abuse counts failures per source, blocks and rate-limits sources.
 	abuse *abuseGuard
+	// sendFrom is the SIP listener's address the PBX's own requests leave
+	// from, empty when it listens on every address (or on port 0).
+	sendFrom string
 }
 
 // UserAgent is the name Frontdesk gives itself in SIP messages.
@@ -187,8 +190,12 @@ func New(cfg Config, st *store.Store) (*Server, error) {
 		contactHost = externalIP.String()
 	}
 	clientOpts := []sipgo.ClientOption{sipgo.WithClientHostname(contactHost), sipgo.WithClientNAT()}
+	sendFrom := ""
 	if !net.ParseIP(host).IsUnspecified() {
 		clientOpts = append(clientOpts, sipgo.WithClientConnectionAddr(net.JoinHostPort(host, portStr)))
+		if port != 0 {
+			sendFrom = net.JoinHostPort(host, portStr)
+		}
 	}
 	client, err := sipgo.NewClient(ua, clientOpts...)
 	if err != nil {
@@ -196,7 +203,7 @@ func New(cfg Config, st *store.Store) (*Server, error) {
 	}
 	contact := sip.ContactHeader{Address: sip.Uri{Scheme: "sip", Host: contactHost, Port: port}}
 
-	s := &Server{cfg: cfg, store: st, log: cfg.Logger, ua: ua, sip: srv, dg: dg, runCtx: context.Background(), counters: counters, abuse: abuse}
+	s := &Server{cfg: cfg, store: st, log: cfg.Logger, ua: ua, sip: srv, dg: dg, runCtx: context.Background(), counters: counters, abuse: abuse, sendFrom: sendFrom}
 	// Trunk REGISTERs leave through the same client, so from the SIP port.
 	s.trunks = trunk.New(st, client, contactHost, port, cfg.Logger, time.Now)
 	reg := &registrar{store: st, auth: auth, log: cfg.Logger, now: time.Now, slots: make(chan struct{}, maxConcurrentRegisters), counters: s.counters, abuse: abuse}
@@ -251,6 +258,14 @@ func (s *Server) Run(ctx context.Context, ready func()) error {
 	defer stopListening()
 	if err := s.dg.ServeBackground(listenCtx, s.calls.serve); err != nil {
 		return fmt.Errorf("sip listen on %s: %w", s.cfg.SIPListen, err)
+	}
+	if s.sendFrom != "" {
+		waitCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := trunk.AwaitListener(waitCtx, s.ua.TransportLayer(), s.sendFrom)
+		cancel()
+		if err != nil {
+			return err
+		}
 	}
 	s.log.Info("SIP listening", "address", s.cfg.SIPListen, "transports", "udp,tcp",
 		"rtp_ports", fmt.Sprintf("%d-%d", s.cfg.RTPPortMin, s.cfg.RTPPortMax))

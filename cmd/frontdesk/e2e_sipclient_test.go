@@ -25,6 +25,8 @@ import (
 	"github.com/emiago/diago/media"
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/frontdesk-pbx/frontdesk/pbx/trunk"
 )
 
 // goPhone is one SIP user agent for extension user, listening on
@@ -158,15 +160,10 @@ func newGoPhone(t testing.TB, user, password, serverAddr string) *goPhone {
 	// diago reports the listener ready before sipgo can send through it; a
 	// call placed at once would try to bind the same address again.
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(p.Port))
-	if !waitFor(2*time.Second, func() bool {
-		c, err := p.ua.TransportLayer().GetConnection("udp", addr)
-		if err != nil {
-			return false
-		}
-		c.Ref(-1) // GetConnection took a reference
-		return true
-	}) {
-		t.Fatalf("go phone %s: its listener on %s never became usable for requests", user, addr)
+	ready, cancelReady := context.WithTimeout(ctx, 2*time.Second)
+	defer cancelReady()
+	if err := trunk.AwaitListener(ready, p.ua.TransportLayer(), addr); err != nil {
+		t.Fatalf("go phone %s: %v", user, err)
 	}
 	return p
 }

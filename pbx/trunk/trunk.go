@@ -11,6 +11,7 @@ package trunk
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"slices"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
 
 	"github.com/frontdesk-pbx/frontdesk/store"
 )
@@ -409,4 +411,26 @@ func refreshAfter(d time.Duration) time.Duration {
 	r := min(d*8/10, d-30*time.Second)
 	r = max(r, d/2)
 	return max(r, time.Second)
+}
+
+// AwaitListener waits until sipgo serves the UDP listener at addr. Requests a
+// client bound to the SIP port sends (REGISTERs, NOTIFYs) reuse that
+// listener once it is in the transport's pool; before then sipgo binds the
+// port a second time and the send fails with "address already in use". Both
+// sipgo's and diago's ready signals come just before the listener joins the
+// pool, so this closes that gap.
+func AwaitListener(ctx context.Context, tl *sip.TransportLayer, addr string) error {
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for {
+		if c, err := tl.GetConnection("udp", addr); err == nil {
+			c.Ref(-1) // GetConnection took a reference
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("SIP listener %s not serving: %w", addr, context.Cause(ctx))
+		case <-tick.C:
+		}
+	}
 }

@@ -189,6 +189,11 @@ func startKeeper(t *testing.T, tune func(*Keeper)) (*Keeper, *store.Store) {
 	}
 	go srv.ServeUDP(udp)
 	go srv.ServeTCP(tcp)
+	ready, cancelReady := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancelReady()
+	if err := AwaitListener(ready, ua.TransportLayer(), sipAddr); err != nil {
+		t.Fatal(err)
+	}
 	client, err := sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"), sipgo.WithClientNAT(), sipgo.WithClientConnectionAddr(sipAddr))
 	if err != nil {
 		t.Fatal(err)
