@@ -38,6 +38,8 @@ import (
 	"github.com/emiago/diago/media"
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/frontdesk-pbx/frontdesk/pbx/trunk"
 )
 
 // providerInvite is one INVITE the provider received.
@@ -113,15 +115,10 @@ func startTollProvider(t testing.TB, port int, pbxAddr string, answer bool) *tol
 	if err := dg.ServeBackground(ctx, p.handleInvite); err != nil {
 		t.Fatalf("provider: listening on %s: %v", p.Addr, err)
 	}
-	if !waitFor(2*time.Second, func() bool {
-		c, err := p.ua.TransportLayer().GetConnection("udp", p.Addr)
-		if err != nil {
-			return false
-		}
-		c.Ref(-1)
-		return true
-	}) {
-		t.Fatalf("provider: listener on %s never became usable", p.Addr)
+	ready, cancelReady := context.WithTimeout(ctx, 2*time.Second)
+	defer cancelReady()
+	if err := trunk.AwaitListener(ready, p.ua.TransportLayer(), p.Addr); err != nil {
+		t.Fatalf("provider: %v", err)
 	}
 	p.caller = &goPhone{t: t, user: "provider", server: sip.Uri{Scheme: "sip", Host: host, Port: pbxPort}, Port: port, ua: p.ua, dg: dg}
 	return p
