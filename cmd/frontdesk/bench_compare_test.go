@@ -204,15 +204,12 @@ func TestBenchCompare(t *testing.T) {
 		message, regRates, depSteps = 5*time.Second, []int{250}, []int{5}
 	}
 	dir := t.TempDir()
-	greeting := filepath.Join(dir, "greeting.wav")
-	benchWriteGreeting(t, dir, greeting)
 	compareWriteMarkedSpeech(t, dir, filepath.Join(dir, "speech.pcmu"))
 
 	dataDir := t.TempDir()
 	benchCreateExtensions(t, dataDir, firstUser, users)
-	runCLI(t, dataDir, "vm", "add", box, "--name", "Bench box", "--pin", pin)
-	runCLI(t, dataDir, "vm", "set", box, "--silence-seconds", "0", "--max-seconds", "600")
-	runCLI(t, dataDir, "vm", "greeting", "set", box, greeting)
+	benchBox(t, dataDir, dir, box, "Bench box", pin)
+	greeting := filepath.Join(dir, "greeting.wav")
 	fd := startServer(t, dataDir, "--log-level", "warn", "--rtp-ports", "20000-29999")
 
 	var astUsers []asteriskUser

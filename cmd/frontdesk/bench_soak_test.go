@@ -120,11 +120,7 @@ func TestSoak(t *testing.T) {
 	dir := t.TempDir()
 	dataDir := t.TempDir()
 	benchCreateExtensions(t, dataDir, firstCaller, callers)
-	runCLI(t, dataDir, "vm", "add", box, "--name", "Sales", "--pin", "4321")
-	runCLI(t, dataDir, "vm", "set", box, "--silence-seconds", "0", "--max-seconds", "600")
-	greeting := filepath.Join(dir, "greeting.wav")
-	benchWriteGreeting(t, dir, greeting)
-	runCLI(t, dataDir, "vm", "greeting", "set", box, greeting)
+	benchBox(t, dataDir, dir, box, "Sales", "4321")
 	benchWriteSpeech(t, dir, filepath.Join(dir, "speech.pcmu"), message)
 
 	srv := startServer(t, dataDir, "--log-level", "warn", "--rtp-ports", "20000-29999")

@@ -63,6 +63,19 @@ func benchWriteGreeting(t *testing.T, dir, path string) {
 	benchRunTool(t, "sox", wav, "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer", path, "pad", "0", "1", "trim", "0", "1")
 }
 
+// benchBox adds the voicemail box the deposit benches leave messages in,
+// with a one-second greeting (written in dir). Only the hangup ends a
+// message: no silence detection (the speech has pauses), and a limit far
+// above the message.
+func benchBox(t *testing.T, dataDir, dir, box, name, pin string) {
+	t.Helper()
+	greeting := filepath.Join(dir, "greeting.wav")
+	benchWriteGreeting(t, dir, greeting)
+	runCLI(t, dataDir, "vm", "add", box, "--name", name, "--pin", pin)
+	runCLI(t, dataDir, "vm", "set", box, "--silence-seconds", "0", "--max-seconds", "600")
+	runCLI(t, dataDir, "vm", "greeting", "set", box, greeting)
+}
+
 // benchDeposits sums up the server's log lines about deposits.
 type benchDeposits struct {
 	saved, tooShort, notSaved int
@@ -187,13 +200,7 @@ func TestBenchVoicemailDeposits(t *testing.T) {
 	dir := t.TempDir()
 	dataDir := t.TempDir()
 	benchCreateExtensions(t, dataDir, firstCaller, maxCalls)
-	runCLI(t, dataDir, "vm", "add", box, "--name", "Sales", "--pin", "4321")
-	// Only the hangup ends a message: no silence detection (the speech has
-	// pauses), and a limit far above the message.
-	runCLI(t, dataDir, "vm", "set", box, "--silence-seconds", "0", "--max-seconds", "600")
-	greeting := filepath.Join(dir, "greeting.wav")
-	benchWriteGreeting(t, dir, greeting)
-	runCLI(t, dataDir, "vm", "greeting", "set", box, greeting)
+	benchBox(t, dataDir, dir, box, "Sales", "4321")
 	// rtp_stream reads the file from SIPp's working directory; it loops, so
 	// a file as long as the message never wraps.
 	benchWriteSpeech(t, dir, filepath.Join(dir, "speech.pcmu"), message)

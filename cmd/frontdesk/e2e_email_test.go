@@ -136,6 +136,36 @@ func smtpShow(t *testing.T, dataDir string) smtpView {
 	return v
 }
 
+// receiveVoicemailMail waits up to within for the mail got delivers and
+// checks it is the voicemail email of the data dir's one stored message:
+// the envelope the tests configure, the message's WAV attached byte for
+// byte. It returns the subject, and when the mail came.
+func receiveVoicemailMail(t *testing.T, srv *frontdeskServer, got <-chan e2eMail, within time.Duration) (subject string, at time.Time) {
+	t.Helper()
+	var m e2eMail
+	select {
+	case m = <-got:
+	case <-time.After(within):
+		t.Fatalf("no mail within %v; smtp show %+v", within, smtpShow(t, srv.DataDir))
+	}
+	at = time.Now()
+	if m.From != "pbx@example.test" || m.To != "x@example.test" {
+		t.Errorf("envelope from %q to %q", m.From, m.To)
+	}
+	subject, wav := wavAttachment(t, m.Data)
+	wavs, _ := filepath.Glob(filepath.Join(srv.DataDir, "messages", "*.wav"))
+	if len(wavs) != 1 {
+		t.Fatalf("message files %v, want one WAV", wavs)
+	}
+	if stored, err := os.ReadFile(wavs[0]); err != nil || !bytes.Equal(stored, wav) {
+		t.Errorf("attached WAV (%d bytes) differs from the stored message (%d bytes, %v)", len(wav), len(stored), err)
+	}
+	if !waitFor(10*time.Second, func() bool { return smtpShow(t, srv.DataDir).Pending == 0 }) {
+		t.Errorf("after delivery: smtp show %+v, want nothing waiting", smtpShow(t, srv.DataDir))
+	}
+	return subject, at
+}
+
 // wavAttachment returns the subject and the audio/wav attachment of a mail.
 func wavAttachment(t *testing.T, data []byte) (subject string, wav []byte) {
 	t.Helper()
@@ -223,42 +253,14 @@ func TestEmailNotificationSurvivesSMTPOutage(t *testing.T) {
 	if !strings.Contains(srv.Log(), "voicemail email not sent") {
 		t.Errorf("the failure is not in the server log")
 	}
-	wavs, _ := filepath.Glob(filepath.Join(srv.DataDir, "messages", "*.wav"))
-	if len(wavs) != 1 {
-		t.Fatalf("message files %v, want one WAV", wavs)
-	}
-	stored, err := os.ReadFile(wavs[0])
-	if err != nil {
-		t.Fatal(err)
-	}
 
 	// The mail server comes up; the retry delivers.
 	got := startLoopbackSMTP(t, smtpPort)
 	start := time.Now()
-	var m e2eMail
-	select {
-	case m = <-got:
-	case <-time.After(40 * time.Second):
-		t.Fatalf("no mail within 40 s of the SMTP server starting; smtp show: %+v", smtpShow(t, srv.DataDir))
-	}
-	t.Logf("mail arrived %v after the SMTP server started", time.Since(start).Round(time.Second))
-	if m.From != "pbx@example.test" || m.To != "x@example.test" {
-		t.Errorf("envelope from %q to %q", m.From, m.To)
-	}
-	subject, wav := wavAttachment(t, m.Data)
+	subject, at := receiveVoicemailMail(t, srv, got, 40*time.Second)
+	t.Logf("mail arrived %v after the SMTP server started", at.Sub(start).Round(time.Second))
 	if !strings.HasPrefix(subject, "Voicemail from 101 Alice (") || !strings.HasSuffix(subject, ") to Sales 600") {
 		t.Errorf("subject %q", subject)
-	}
-	if len(wav) != len(stored) || !bytes.Equal(wav, stored) {
-		t.Errorf("attached WAV is %d bytes, the stored message %d bytes (or they differ)", len(wav), len(stored))
-	}
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if v = smtpShow(t, srv.DataDir); v.Pending == 0 {
-			break
-		}
-	}
-	if v.Pending != 0 {
-		t.Errorf("after delivery: smtp show %+v, want no waiting email", v)
 	}
 	if msgs := boxMessages(t, srv.DataDir, "600"); len(msgs) != 1 {
 		t.Errorf("box 600 has %d messages after the mail, want 1", len(msgs))

@@ -658,14 +658,7 @@ func faultCheckTranscripts(t *testing.T, round int, dataDir, model string, rows 
 func faultTinyModel(t *testing.T) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "ggml-tiny-random.bin")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ggmlgen.WriteTinyModel(f, 1); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
+	if err := ggmlgen.WriteTinyModelFile(path, 1); err != nil {
 		t.Fatal(err)
 	}
 	return path

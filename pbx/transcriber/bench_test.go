@@ -88,14 +88,7 @@ func benchModelPath(t *testing.T) (string, string) {
 		return p, fmt.Sprintf("%s (FRONTDESK_TEST_MODEL, %.0f MB)", filepath.Base(p), float64(info.Size())/1e6)
 	}
 	p := filepath.Join(t.TempDir(), "ggml-tiny-random.bin")
-	f, err := os.Create(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ggmlgen.WriteTinyModel(f, 1); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
+	if err := ggmlgen.WriteTinyModelFile(p, 1); err != nil {
 		t.Fatal(err)
 	}
 	info, _ := os.Stat(p)

@@ -28,14 +28,9 @@ import (
 func tinyModel(t *testing.T, dir string) string {
 	t.Helper()
 	path := filepath.Join(dir, "ggml-tiny-random.bin")
-	f, err := os.Create(path)
-	if err != nil {
+	if err := ggmlgen.WriteTinyModelFile(path, 1); err != nil {
 		t.Fatal(err)
 	}
-	if err := ggmlgen.WriteTinyModel(f, 1); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
 	return path
 }
 

@@ -26,6 +26,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"os"
 )
 
 // Magic is the first word of a ggml whisper model file.
@@ -130,6 +131,23 @@ func Tensors(h Hparams) []Tensor {
 // WriteTinyModel writes the Tiny model with weights drawn from seed.
 func WriteTinyModel(w io.Writer, seed int64) error {
 	return WriteModel(w, Tiny, seed)
+}
+
+// WriteTinyModelFile writes the Tiny model with weights drawn from seed to
+// a new file at path, for tests that hand a model path to the engine.
+func WriteTinyModelFile(path string, seed int64) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("tiny model: %w", err)
+	}
+	if err := WriteTinyModel(f, seed); err != nil {
+		f.Close()
+		return fmt.Errorf("tiny model %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("tiny model %s: %w", path, err)
+	}
+	return nil
 }
 
 // WriteModel writes a model with the given dimensions and random weights
